@@ -1,0 +1,82 @@
+"""Tongban (通办): the application factory, made of small named steps."""
+from __future__ import annotations
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal import config
+from portal.config import PROJECT_ROOT
+from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"))
+    config.load(app, test_config)
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from portal import models  # noqa: F401  (every model, for Alembic and relationships)
+    from portal.accounts.sessions import load_user
+    from portal.database import tune_engine
+
+    db.init_app(app)
+    with app.app_context():
+        tune_engine(db.engine)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)  # before the kiosk idle check, which may clear the session
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    babel.init_app(app, locale_selector=select_locale)
+    htmx.init_app(app)
+    limiter.init_app(app)
+
+
+def select_locale() -> str:
+    from portal.main.views import LANG_COOKIE
+    lang = request.cookies.get(LANG_COOKIE)
+    return lang if lang in ("zh", "en") else "zh"
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.accounts.views import bp as accounts
+    from portal.admin.views import bp as admin
+    from portal.kiosk.views import bp as kiosk
+    from portal.kiosk.views import enforce_idle_reset
+    from portal.main.views import bp as main
+
+    for blueprint in (main, accounts, kiosk, admin):
+        app.register_blueprint(blueprint)
+    enforce_idle_reset(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.errors import register_errorhandlers as register
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from portal.cli import register
+    register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from portal.security import register_security_headers as register
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal.templating import register
+    register(app)

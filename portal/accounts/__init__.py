@@ -1,0 +1,1 @@
+"""One account for everything: residents register here; staff are residents with roles."""

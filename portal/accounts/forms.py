@@ -1,0 +1,78 @@
+"""Account forms. Field rules live in validation.py; these only wire them to WTForms."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+
+from portal.accounts import validation as v
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class PhoneField(StringField):
+    """A mainland mobile number, normalised (full-width digits, spaces, +86) before validation."""
+
+    def __init__(self, label=None, **kwargs):
+        kwargs.setdefault("filters", [v.normalise_phone])
+        kwargs.setdefault("render_kw", {"autocomplete": "tel", "inputmode": "tel"})
+        super().__init__(label, **kwargs)
+
+    def pre_validate(self, form):
+        problem = v.phone_problem(self.data)
+        if problem:
+            raise ValidationError(problem)
+
+
+class RegisterForm(FlaskForm):
+    phone = PhoneField(_l("手机号码"))
+    name = StringField(_l("姓名"), filters=[_strip], validators=[
+        DataRequired(_l("请输入姓名")), Length(max=40, message=_l("姓名不能超过40个字"))],
+        render_kw={"autocomplete": "name"})
+    village = SelectField(_l("户籍或居住的村（社区）"), coerce=int,
+                          validate_choice=False)
+    id_card = StringField(_l("身份证号码（选填）"), filters=[v.normalise_id_card],
+                          render_kw={"autocomplete": "off", "inputmode": "text"})
+    password = PasswordField(_l("设置密码"), validators=[InputRequired(_l("请设置密码"))],
+                             render_kw={"autocomplete": "new-password"})
+    password_again = PasswordField(_l("再次输入密码"), validators=[
+        InputRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))],
+        render_kw={"autocomplete": "new-password"})
+    consent = BooleanField(_l("我已阅读并同意《个人信息保护说明》"),
+                           validators=[DataRequired(_l("请阅读并同意个人信息保护说明"))])
+
+    def validate_village(self, field):
+        if field.data not in {value for value, _label in field.choices}:
+            raise ValidationError(_l("请选择所在的村（社区）"))
+
+    def validate_id_card(self, field):
+        if field.data:
+            problem = v.id_card_problem(field.data)
+            if problem:
+                raise ValidationError(problem)
+
+    def validate_password(self, field):
+        problem = v.password_problem(field.data or "", phone=self.phone.data or "",
+                                     name=self.name.data or "")
+        if problem:
+            raise ValidationError(problem)
+
+
+class LoginForm(FlaskForm):
+    phone = PhoneField(_l("手机号码"))
+    password = PasswordField(_l("密码"), validators=[InputRequired(_l("请输入密码"))],
+                             render_kw={"autocomplete": "current-password"})
+    remember = BooleanField(_l("在这台设备上保持登录30天（公共电脑请勿勾选）"))
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField(_l("当前密码"), validators=[InputRequired(_l("请输入当前密码"))],
+                            render_kw={"autocomplete": "current-password"})
+    password = PasswordField(_l("新密码"), validators=[InputRequired(_l("请设置新密码"))],
+                             render_kw={"autocomplete": "new-password"})
+    password_again = PasswordField(_l("再次输入新密码"), validators=[
+        InputRequired(_l("请再次输入新密码")), EqualTo("password", _l("两次输入的密码不一致"))],
+        render_kw={"autocomplete": "new-password"})

@@ -1,0 +1,95 @@
+"""Server-side login sessions: the cookie holds a random token, the database its hash.
+
+Flask's signed cookie cannot be revoked, so a login also stores a row; logout and password
+changes delete rows, and `load_user` accepts a cookie only while its row exists and is fresh.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import timedelta
+
+from flask import current_app, session
+from flask_login import login_user, logout_user
+from sqlalchemy import delete, select
+
+from portal.accounts.models import LoginSession, User
+from portal.extensions import db
+from portal.timeutil import utcnow
+
+TOKEN_KEY = "sid"
+SEEN_KEY = "seen"
+_TOUCH_EVERY = timedelta(minutes=1)  # write last_seen at most this often
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _idle_lifetime() -> timedelta:
+    return timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+
+
+def start(user: User, *, remember: bool = False, kiosk: bool = False) -> None:
+    """Sign `user` in on this browser, in a fresh session (no fixation)."""
+    remember = remember and not kiosk
+    token = secrets.token_urlsafe(32)
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"] if remember else _idle_lifetime()
+    db.session.add(LoginSession(token_hash=_hash(token), user_id=user.id, kiosk=kiosk,
+                                expires_at=utcnow() + lifetime))
+    db.session.commit()
+    session.clear()
+    session.permanent = remember
+    login_user(user)
+    session[TOKEN_KEY] = token
+    session[SEEN_KEY] = int(time.time())
+
+
+def load_user(user_id: str) -> User | None:
+    """Flask-Login's user loader: the session's row must exist, match and not have expired."""
+    token = session.get(TOKEN_KEY)
+    if not token:
+        return None
+    row = db.session.get(LoginSession, _hash(token))
+    now = utcnow()
+    if row is None or str(row.user_id) != user_id or row.expires_at <= now:
+        return None
+    if not session.permanent and now - row.last_seen_at > _TOUCH_EVERY:
+        row.last_seen_at = now
+        row.expires_at = now + _idle_lifetime()  # idle sessions slide
+        db.session.commit()
+    return row.user if row.user.active else None
+
+
+def end() -> None:
+    """Sign out this browser: delete its row, then clear the cookie's contents."""
+    token = session.get(TOKEN_KEY)
+    if token:
+        db.session.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(token)))
+        db.session.commit()
+    logout_user()
+    session.clear()
+
+
+def end_others(user: User) -> int:
+    """Sign `user` out everywhere except this browser (after a password change)."""
+    keep = _hash(session.get(TOKEN_KEY, ""))
+    result = db.session.execute(delete(LoginSession).where(
+        LoginSession.user_id == user.id, LoginSession.token_hash != keep))
+    db.session.commit()
+    return result.rowcount
+
+
+def count_for(user: User) -> int:
+    return len(db.session.scalars(
+        select(LoginSession.token_hash).where(LoginSession.user_id == user.id,
+                                              LoginSession.expires_at > utcnow())).all())
+
+
+def idle_too_long(limit_seconds: int) -> bool:
+    """True when this browser's previous request is older than `limit_seconds` (kiosk reset)."""
+    seen = session.get(SEEN_KEY)
+    now = int(time.time())
+    session[SEEN_KEY] = now
+    return seen is not None and now - int(seen) > limit_seconds

@@ -1,0 +1,141 @@
+"""Register, log in, log out, and the resident's own page (/me/)."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.accounts import sessions, throttle
+from portal.accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
+from portal.accounts.models import User
+from portal.accounts.validation import password_problem
+from portal.extensions import client_address, db, limiter
+from portal.places.models import Town, Village
+from portal.web import is_kiosk, render, safe_next
+
+bp = Blueprint("accounts", __name__)
+
+
+def village_choices() -> list[tuple[int, str]]:
+    """Every village of every town, labelled with the town when there is more than one."""
+    towns = db.session.scalars(select(Town).order_by(Town.id)).all()
+    several = len(towns) > 1
+    return [(0, _("请选择"))] + [
+        (v.id, f"{t.name} {v.name}" if several else v.name) for t in towns for v in t.villages
+    ]
+
+
+def _form_status(form) -> int:
+    """422 when a submitted form has errors (htmx swaps it; see base.html), else 200."""
+    return 422 if form.errors else 200
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register():
+    """Create a resident account and sign it in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.me"))
+    form = RegisterForm()
+    form.village.choices = village_choices()
+    if form.validate_on_submit():
+        if db.session.scalar(select(User.id).where(User.phone == form.phone.data)):
+            form.phone.errors.append(_("这个手机号码已经注册，请直接登录"))
+        else:
+            user = User(phone=form.phone.data, name=form.name.data,
+                        village=db.session.get(Village, form.village.data),
+                        id_card=form.id_card.data or None)
+            user.set_password(form.password.data)
+            db.session.add(user)
+            try:
+                db.session.commit()
+            except IntegrityError:  # the same number registered a moment ago
+                db.session.rollback()
+                form.phone.errors.append(_("这个手机号码已经注册，请直接登录"))
+            else:
+                sessions.start(user, kiosk=is_kiosk())
+                flash(_("注册成功，欢迎使用通办。"), "success")
+                return redirect(safe_next(request.args.get("next"), url_for("accounts.me")))
+    return render("accounts/register.html", form=form, status=_form_status(form))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("60 per minute", methods=["POST"])
+def login():
+    """Sign in with phone number and password; repeated failures are slowed down."""
+    form = LoginForm()
+    kiosk = is_kiosk()
+    if kiosk:
+        del form.remember  # a shared screen never keeps anyone signed in
+    status = 200
+    if form.validate_on_submit():
+        phone, address = form.phone.data, client_address()
+        known = throttle.is_known_device(phone)
+        wait = throttle.wait_seconds(phone, address, known)
+        user = db.session.scalar(select(User).where(User.phone == phone)) if not wait else None
+        if wait:
+            form.form_errors.append(_("登录尝试次数过多，请 %(m)d 分钟后再试。忘记密码可到任一村便民服务站重置。",
+                                      m=max(1, (wait + 59) // 60)))
+            status = 429
+        elif user is None or not user.active or not user.check_password(form.password.data):
+            throttle.record_failure(phone, address, known)
+            form.form_errors.append(_("手机号码或密码不正确"))
+            status = 422
+        else:
+            throttle.record_success(phone, address)
+            sessions.start(user, remember=bool(form.remember and form.remember.data), kiosk=kiosk)
+            response = redirect(safe_next(request.args.get("next"), url_for("accounts.me")))
+            if not kiosk:
+                response.set_cookie(throttle.DEVICE_COOKIE, throttle.device_cookie_value(phone),
+                                    max_age=throttle.DEVICE_MAX_AGE, httponly=True,
+                                    samesite="Lax", secure=request.is_secure)
+            return response
+    elif form.errors:
+        status = 422
+    return render("accounts/login.html", form=form, status=status)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """End the session on the server too, so a copied cookie no longer works."""
+    sessions.end()
+    flash(_("您已安全退出。"), "success")
+    return redirect(url_for("kiosk.home") if is_kiosk() else url_for("main.hub"))
+
+
+@bp.route("/me/")
+@login_required
+def me():
+    """The resident's own page: account details (masked) and, later, bookings and more."""
+    return render("accounts/me.html", sessions_open=sessions.count_for(current_user))
+
+
+@bp.route("/me/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change the password; every other signed-in browser is signed out."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current.data):
+            form.current.errors.append(_("当前密码不正确"))
+        elif problem := password_problem(form.password.data, phone=current_user.phone,
+                                         name=current_user.name):
+            form.password.errors.append(problem)
+        else:
+            current_user.set_password(form.password.data)
+            db.session.commit()
+            sessions.end_others(current_user)
+            flash(_("密码已修改，其他设备上的登录已全部退出。"), "success")
+            return redirect(url_for("accounts.me"))
+    return render("accounts/password.html", form=form, status=_form_status(form))
+
+
+@bp.route("/me/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    """Sign out every other browser (a lost phone, a forgotten kiosk)."""
+    count = sessions.end_others(current_user)
+    flash(_("已退出其他 %(n)d 处登录。", n=count), "success")
+    return redirect(url_for("accounts.me"))

@@ -1,0 +1,1 @@
+"""Town administration: the town, its villages, their service stations and opening hours."""

@@ -1,0 +1,80 @@
+"""Admin forms for towns, villages and stations."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, FieldList, Form, FormField, StringField, TimeField
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+from portal.places.hours import overlapping
+from portal.timeutil import local_today
+
+WEEKDAY_NAMES = (_l("星期一"), _l("星期二"), _l("星期三"), _l("星期四"), _l("星期五"),
+                 _l("星期六"), _l("星期日"))
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class TownForm(FlaskForm):
+    name = StringField(_l("镇名称"), filters=[_strip], validators=[
+        DataRequired(_l("请输入镇名称")), Length(max=80)])
+    code = StringField(_l("代码"), filters=[_strip], validators=[
+        DataRequired(_l("请输入代码")),
+        Regexp(r"^[a-z0-9-]{2,32}$", message=_l("代码只能用小写字母、数字和连字符，2到32位"))])
+    phone = StringField(_l("咨询电话"), filters=[_strip], validators=[Length(max=40)])
+
+
+class VillageForm(FlaskForm):
+    name = StringField(_l("村（社区）名称"), filters=[_strip], validators=[
+        DataRequired(_l("请输入村（社区）名称")), Length(max=80)])
+
+
+class DayHours(Form):
+    """One weekday: up to two periods (morning and afternoon); both times or neither."""
+
+    am_opens = TimeField(_l("上午开始"), validators=[Optional()])
+    am_closes = TimeField(_l("上午结束"), validators=[Optional()])
+    pm_opens = TimeField(_l("下午开始"), validators=[Optional()])
+    pm_closes = TimeField(_l("下午结束"), validators=[Optional()])
+
+    def periods(self):
+        pairs = ((self.am_opens.data, self.am_closes.data),
+                 (self.pm_opens.data, self.pm_closes.data))
+        return [(a, b) for a, b in pairs if a and b]
+
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        for opens, closes in ((self.am_opens, self.am_closes), (self.pm_opens, self.pm_closes)):
+            if bool(opens.data) != bool(closes.data):
+                (closes if opens.data else opens).errors.append(_l("开始和结束时间要同时填写"))
+                ok = False
+            elif opens.data and opens.data >= closes.data:
+                closes.errors.append(_l("结束时间要晚于开始时间"))
+                ok = False
+        if ok and overlapping(self.periods()):
+            self.pm_opens.errors.append(_l("上午和下午的时段不能重叠"))
+            ok = False
+        return ok
+
+
+class StationForm(FlaskForm):
+    name = StringField(_l("服务站名称"), filters=[_strip], validators=[
+        DataRequired(_l("请输入服务站名称")), Length(max=80)])
+    address = StringField(_l("地址"), filters=[_strip], validators=[
+        DataRequired(_l("请输入地址，方便群众找到")), Length(max=200)])
+    phone = StringField(_l("电话"), filters=[_strip], validators=[Length(max=40)])
+    active = BooleanField(_l("正在服务（取消勾选则暂停预约）"))
+    hours = FieldList(FormField(DayHours), min_entries=7, max_entries=7)
+
+
+class ClosedDayForm(FlaskForm):
+    day = DateField(_l("日期"), validators=[DataRequired(_l("请选择日期"))])
+    reason = StringField(_l("原因"), filters=[_strip], validators=[
+        DataRequired(_l("请填写原因，例如：国庆节")), Length(max=100)])
+    whole_town = BooleanField(_l("全镇所有服务站都休息"))
+
+    def validate_day(self, field):
+        if field.data and field.data < local_today():
+            raise ValidationError(_l("不能选择已经过去的日期"))

@@ -1,0 +1,146 @@
+"""Admin pages: the town, its villages and stations, opening hours and closed days.
+
+Every change is audited. Only the `admin` role gets here (see security.staff_only).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal import audit
+from portal.admin.forms import (WEEKDAY_NAMES, ClosedDayForm, StationForm, TownForm,
+                                VillageForm)
+from portal.extensions import db
+from portal.places.hours import weekly
+from portal.places.models import ClosedDay, OpeningPeriod, Station, Town, Village
+from portal.security import staff_only
+from portal.timeutil import local_today
+from portal.web import render
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+staff_only(bp, "admin")
+
+
+@bp.route("/")
+def index():
+    """Every town with its villages and stations."""
+    towns = db.session.scalars(select(Town).order_by(Town.id)).all()
+    return render("admin/index.html", towns=towns)
+
+
+@bp.route("/towns/new", methods=["GET", "POST"])
+@bp.route("/towns/<int:town_id>", methods=["GET", "POST"])
+def town(town_id: int | None = None):
+    """Create or edit a town."""
+    town = db.get_or_404(Town, town_id) if town_id else None
+    form = TownForm(obj=town)
+    if form.validate_on_submit():
+        clash = db.session.scalar(select(Town).where(Town.code == form.code.data))
+        if clash is not None and clash is not town:
+            form.code.errors.append(_("这个代码已被其他镇使用"))
+        else:
+            if town is None:
+                town = Town()
+                db.session.add(town)
+            form.populate_obj(town)
+            audit.record("town.saved", town, name=town.name)
+            db.session.commit()
+            flash(_("已保存。"), "success")
+            return redirect(url_for("admin.index"))
+    return render("admin/town.html", form=form, town=town, status=422 if form.errors else 200)
+
+
+@bp.route("/towns/<int:town_id>/villages/new", methods=["GET", "POST"])
+@bp.route("/villages/<int:village_id>", methods=["GET", "POST"])
+def village(town_id: int | None = None, village_id: int | None = None):
+    """Create a village (with its service station) or rename one."""
+    village = db.get_or_404(Village, village_id) if village_id else None
+    town = village.town if village else db.get_or_404(Town, town_id)
+    form = VillageForm(obj=village)
+    if form.validate_on_submit():
+        clash = db.session.scalar(select(Village).where(
+            Village.town_id == town.id, Village.name == form.name.data))
+        if clash is not None and clash is not village:
+            form.name.errors.append(_("本镇已有同名的村（社区）"))
+        else:
+            if village is None:
+                village = Village(town=town, position=len(town.villages) + 1)
+                village.station = Station(town=town, kind="village",
+                                          name=_("%(v)s便民服务站", v=form.name.data),
+                                          position=village.position)
+                db.session.add(village)
+            form.populate_obj(village)
+            audit.record("village.saved", village, name=village.name)
+            db.session.commit()
+            flash(_("已保存。"), "success")
+            return redirect(url_for("admin.index"))
+    return render("admin/village.html", form=form, town=town, village=village,
+                  status=422 if form.errors else 200)
+
+
+def _fill_hours(form: StationForm, station: Station) -> None:
+    for entry, periods in zip(form.hours.entries, weekly(station)):
+        slots = list(periods) + [(None, None)] * (2 - len(periods))
+        (entry.form.am_opens.data, entry.form.am_closes.data), \
+            (entry.form.pm_opens.data, entry.form.pm_closes.data) = slots[:2]
+
+
+@bp.route("/stations/<int:station_id>", methods=["GET", "POST"])
+def station(station_id: int):
+    """Edit a station's details and weekly opening hours; list and add its closed days."""
+    station = db.get_or_404(Station, station_id)
+    form = StationForm(obj=station)
+    if not form.is_submitted():
+        _fill_hours(form, station)
+    if form.validate_on_submit():
+        before = {"hours": [[f"{a:%H:%M}-{b:%H:%M}" for a, b in d] for d in weekly(station)]}
+        station.name, station.address = form.name.data, form.address.data
+        station.phone, station.active = form.phone.data, form.active.data
+        station.periods = [OpeningPeriod(weekday=day, opens=a, closes=b)
+                           for day, entry in enumerate(form.hours.entries)
+                           for a, b in entry.form.periods()]
+        audit.record("station.saved", station, active=station.active, **before)
+        db.session.commit()
+        flash(_("已保存。"), "success")
+        return redirect(url_for("admin.station", station_id=station.id))
+    return render("admin/station.html", form=form, station=station,
+                  closed_form=ClosedDayForm(prefix="closed"), weekday_names=WEEKDAY_NAMES,
+                  today=local_today(), status=422 if form.errors else 200)
+
+
+@bp.route("/stations/<int:station_id>/closed-days", methods=["POST"])
+def add_closed_day(station_id: int):
+    """Close a station (or every station of its town) on a day, e.g. a public holiday."""
+    station = db.get_or_404(Station, station_id)
+    form = ClosedDayForm(prefix="closed")
+    if not form.validate_on_submit():
+        form_page = StationForm(obj=station)
+        _fill_hours(form_page, station)
+        return render("admin/station.html", form=form_page, station=station, closed_form=form,
+                      weekday_names=WEEKDAY_NAMES, today=local_today(), status=422)
+    targets = station.town.stations if form.whole_town.data else [station]
+    added = 0
+    for target in targets:
+        if not any(c.day == form.day.data for c in target.closed_days):
+            target.closed_days.append(ClosedDay(day=form.day.data, reason=form.reason.data))
+            added += 1
+    audit.record("station.closed_day_added", station, day=form.day.data,
+                 reason=form.reason.data, whole_town=form.whole_town.data)
+    db.session.commit()
+    flash(_("已为 %(n)d 个服务站添加休息日。", n=added), "success")
+    return redirect(url_for("admin.station", station_id=station.id))
+
+
+@bp.route("/stations/<int:station_id>/closed-days/<int:closed_id>/delete", methods=["POST"])
+def delete_closed_day(station_id: int, closed_id: int):
+    """Open a station again on a day that had been closed."""
+    closed = db.get_or_404(ClosedDay, closed_id)
+    if closed.station_id != station_id:
+        abort(404)
+    audit.record("station.closed_day_removed", closed.station, day=closed.day,
+                 reason=closed.reason)
+    db.session.delete(closed)
+    db.session.commit()
+    flash(_("已取消该休息日。"), "success")
+    return redirect(url_for("admin.station", station_id=station_id))

@@ -1,0 +1,80 @@
+"""Configuration: defaults, then the environment (and `.env`), then a test mapping.
+
+Everything a deployment may change is named in DESIGN.md §3: PORTAL_DATA_DIR, DATABASE_URL,
+SECRET_KEY and RATELIMIT_STORAGE_URI. The data dir holds what must never be committed: the SQLite
+database, the generated secret key, uploads and the search index.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Defaults:
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True  # switched off only in debug and tests
+    SESSION_COOKIE_NAME = "tb_session"
+    # A signed-in resident who asks to stay signed in keeps the session this long; the login
+    # session row in the database is what really decides (see accounts/sessions.py).
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    SESSION_IDLE_MINUTES = 120  # a session without the "stay signed in" tick
+    KIOSK_IDLE_SECONDS = 90
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session; forms left open still post
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "portal" / "translations")
+    LANGUAGES = {"zh": "简体中文", "en": "English"}
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STRATEGY = "moving-window"
+    TRUSTED_PROXIES = 0  # number of reverse proxies whose X-Forwarded-For we believe
+
+
+def load(app, test_config: dict | None = None) -> None:
+    """Fill `app.config` from defaults, the environment (`.env` read if present) and tests."""
+    load_dotenv(PROJECT_ROOT / ".env")
+    app.config.from_object(Defaults)
+    data_dir = Path(os.environ.get("PORTAL_DATA_DIR") or PROJECT_ROOT / "instance").resolve()
+    app.config["PORTAL_DATA_DIR"] = str(data_dir)
+    for name in ("DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI"):
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
+    if os.environ.get("PORTAL_TRUSTED_PROXIES"):
+        app.config["TRUSTED_PROXIES"] = int(os.environ["PORTAL_TRUSTED_PROXIES"])
+    if test_config:
+        app.config.update(test_config)
+        data_dir = Path(app.config["PORTAL_DATA_DIR"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(
+        app.config.get("DATABASE_URL") or f"sqlite:///{data_dir / 'portal.db'}"
+    )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _kept_secret(data_dir / "secret_key")
+    if app.debug or app.testing:
+        app.config["SESSION_COOKIE_SECURE"] = False
+
+
+def _database_url(url: str) -> str:
+    """Let `postgres://` and `postgresql://` URLs use psycopg 3, the driver we install."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _kept_secret(path: Path) -> str:
+    """Generate the secret key once and keep it in the data dir, readable by the owner only."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()

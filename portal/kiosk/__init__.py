@@ -1,0 +1,1 @@
+"""The shared touch screen at a station: large targets, idle reset, nothing kept."""

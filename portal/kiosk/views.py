@@ -1,0 +1,56 @@
+"""Kiosk home and the idle reset that clears everything for the next person."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, request, url_for
+
+from portal.accounts import sessions
+from portal.main.views import ELDER_COOKIE, LANG_COOKIE
+from portal.web import KIOSK_COOKIE, is_kiosk, render
+
+bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+
+
+@bp.route("/")
+def home():
+    """Kiosk home. Opening it marks this browser as a kiosk (idle reset, no remember-me)."""
+    response = render("kiosk/home.html")
+    if not is_kiosk():
+        response.set_cookie(KIOSK_COOKIE, "1", max_age=10 * 365 * 24 * 3600, samesite="Lax",
+                            httponly=True)
+    return response
+
+
+@bp.route("/reset", methods=["POST"])
+def reset():
+    """Sign out, forget language and elder mode, and return to the kiosk home."""
+    sessions.end()
+    response = redirect(url_for("kiosk.home"))
+    for cookie in (LANG_COOKIE, ELDER_COOKIE):
+        response.delete_cookie(cookie)
+    return response
+
+
+@bp.route("/leave", methods=["POST"])
+def leave():
+    """Turn kiosk mode off on this browser (for setting a screen up, or opened by mistake)."""
+    sessions.end()
+    response = redirect(url_for("main.hub"))
+    response.delete_cookie(KIOSK_COOKIE)
+    return response
+
+
+def enforce_idle_reset(app) -> None:
+    """Server side of the idle reset: a kiosk request after the idle limit starts afresh.
+
+    The page's script resets after the limit too; this makes sure a kiosk left on a personal
+    page without JavaScript (or with a frozen tab) never shows it to the next person.
+    """
+    @app.before_request
+    def check_idle():
+        if request.endpoint in ("static", "main.healthz") or not is_kiosk():
+            return None
+        if sessions.idle_too_long(current_app.config["KIOSK_IDLE_SECONDS"]):
+            sessions.end()
+            if request.endpoint != "kiosk.reset" and request.method == "GET":
+                return redirect(url_for("kiosk.home"))
+        return None

@@ -1,0 +1,66 @@
+"""The hub at `/`, language and elder-mode switches, `/healthz` and the privacy notice."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, request
+from sqlalchemy import text
+
+from portal.extensions import db, limiter
+from portal.main import hub as hub_content
+from portal.web import is_kiosk, render, safe_next
+
+bp = Blueprint("main", __name__)
+
+LANG_COOKIE = "tb_lang"
+ELDER_COOKIE = "tb_elder"
+YEAR = 365 * 24 * 3600
+
+
+@bp.route("/")
+def hub():
+    """Search box, the four sections and today's notices."""
+    return render("main/hub.html", sections=hub_content.sections(),
+                  notices=hub_content.todays_notices())
+
+
+@bp.route("/prefs", methods=["POST"])
+def prefs():
+    """Switch language or elder mode; kept in a cookie so it stays on across pages and logins.
+
+    On a kiosk the cookies last only until the idle reset clears them for the next person.
+    """
+    response = redirect(safe_next(request.form.get("next")))
+    max_age = None if is_kiosk() else YEAR
+    lang = request.form.get("lang")
+    if lang in current_app.config["LANGUAGES"]:
+        response.set_cookie(LANG_COOKIE, lang, max_age=max_age, samesite="Lax", httponly=True)
+    elder = request.form.get("elder")
+    if elder in ("on", "off"):
+        response.set_cookie(ELDER_COOKIE, "1" if elder == "on" else "0", max_age=max_age,
+                            samesite="Lax", httponly=True)
+    return response
+
+
+@bp.route("/privacy")
+def privacy():
+    """What personal data the portal keeps and why (PIPL notice)."""
+    return render("main/privacy.html")
+
+
+@bp.route("/search")
+def search():
+    """The hub's search box lands here. Full-text search over notices comes with that work."""
+    query = request.args.get("q", "")[:100]
+    return render("main/search.html", q=query)
+
+
+@bp.route("/healthz")
+@limiter.exempt
+def healthz():
+    """200 with a small JSON body when the database answers, 503 when it does not."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database is "unavailable"
+        db.session.rollback()
+        current_app.logger.warning("health check: database unavailable", exc_info=True)
+        return jsonify(status="error", database="unavailable"), 503
+    return jsonify(status="ok", database="ok")

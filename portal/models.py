@@ -1,0 +1,4 @@
+"""Import every model once, so Alembic and SQLAlchemy see the whole schema."""
+from portal.accounts.models import LoginSession, User, UserRole  # noqa: F401
+from portal.audit import AuditEvent  # noqa: F401
+from portal.places.models import ClosedDay, OpeningPeriod, Station, Town, Village  # noqa: F401

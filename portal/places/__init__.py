@@ -1,0 +1,1 @@
+"""Towns, villages and their service stations: the places every other area refers to."""

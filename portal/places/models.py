@@ -1,0 +1,111 @@
+"""Town → villages → service stations, with weekly opening hours and closed days.
+
+A town has one town service centre (kind `centre`) and one station per village (kind
+`village`). Booking computes slots from a station's opening periods minus its closed days.
+"""
+from __future__ import annotations
+
+from datetime import date, time
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+
+WEEKDAYS = range(7)  # 0 = Monday, as date.weekday()
+
+
+class Town(db.Model):
+    __tablename__ = "towns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+
+    villages: Mapped[list[Village]] = relationship(
+        back_populates="town", order_by="Village.position, Village.id"
+    )
+    stations: Mapped[list[Station]] = relationship(
+        back_populates="town", order_by="Station.position, Station.id"
+    )
+
+
+class Village(db.Model):
+    __tablename__ = "villages"
+    __table_args__ = (UniqueConstraint("town_id", "name", name="uq_villages_town_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(default=0)
+
+    town: Mapped[Town] = relationship(back_populates="villages")
+    station: Mapped[Station | None] = relationship(back_populates="village")
+
+
+class Station(db.Model):
+    __tablename__ = "stations"
+    __table_args__ = (
+        CheckConstraint("kind IN ('centre', 'village')", name="kind"),
+        CheckConstraint(
+            "(kind = 'centre') = (village_id IS NULL)", name="village_iff_village_station"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("towns.id"), index=True)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), default="village")
+    name: Mapped[str] = mapped_column(String(80))
+    address: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    town: Mapped[Town] = relationship(back_populates="stations")
+    village: Mapped[Village | None] = relationship(back_populates="station")
+    periods: Mapped[list[OpeningPeriod]] = relationship(
+        back_populates="station",
+        cascade="all, delete-orphan",
+        order_by="OpeningPeriod.weekday, OpeningPeriod.opens",
+    )
+    closed_days: Mapped[list[ClosedDay]] = relationship(
+        back_populates="station", cascade="all, delete-orphan", order_by="ClosedDay.day"
+    )
+
+    @property
+    def is_centre(self) -> bool:
+        return self.kind == "centre"
+
+
+class OpeningPeriod(db.Model):
+    """One opening period on one weekday, e.g. Monday 08:30–12:00. A day may have several."""
+
+    __tablename__ = "opening_periods"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("opens < closes", name="opens_before_closes"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    weekday: Mapped[int]
+    opens: Mapped[time]
+    closes: Mapped[time]
+
+    station: Mapped[Station] = relationship(back_populates="periods")
+
+
+class ClosedDay(db.Model):
+    """A day a station is closed although its weekly hours say open (holiday, training …)."""
+
+    __tablename__ = "closed_days"
+    __table_args__ = (UniqueConstraint("station_id", "day", name="uq_closed_days_station_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    day: Mapped[date]
+    reason: Mapped[str] = mapped_column(String(100), default="")
+
+    station: Mapped[Station] = relationship(back_populates="closed_days")

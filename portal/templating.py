@@ -1,0 +1,45 @@
+"""Template globals: preferences, masking filters, the current year, kiosk settings."""
+from __future__ import annotations
+
+import json
+
+from flask import current_app, request
+from flask_babel import get_locale
+
+from portal.accounts.validation import mask_id_card, mask_phone
+from portal.web import is_kiosk, kiosk_idle_seconds
+
+# htmx 2.0 settings for a strict CSP and shared kiosks (see static/vendor/README.md).
+HTMX_CONFIG = json.dumps({
+    "includeIndicatorStyles": False,  # the indicator CSS ships in portal.css (no inline style)
+    "allowEval": False,
+    "allowScriptTags": False,
+    "selfRequestsOnly": True,
+    "historyCacheSize": 0,  # never snapshot pages into localStorage
+    "historyRestoreAsHxRequest": False,  # history restores fetch full pages
+    "refreshOnHistoryMiss": True,
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "422", "swap": True},  # validation errors re-render the form
+        {"code": "429", "swap": True, "error": True},
+        {"code": "[45]..", "swap": True, "error": True},
+    ],
+})
+
+
+def register(app) -> None:
+    app.jinja_env.filters["mask_phone"] = mask_phone
+    app.jinja_env.filters["mask_id"] = mask_id_card
+
+    @app.context_processor
+    def globals_():
+        from portal.main.views import ELDER_COOKIE
+        return {
+            "lang": str(get_locale() or "zh"),
+            "elder": request.cookies.get(ELDER_COOKIE) == "1",
+            "kiosk": is_kiosk(),
+            "kiosk_idle_seconds": kiosk_idle_seconds(),
+            "htmx_config": HTMX_CONFIG,
+            "languages": current_app.config["LANGUAGES"],
+        }

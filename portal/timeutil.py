@@ -1,0 +1,19 @@
+"""One convention for time: the database stores naive UTC; pages show Asia/Shanghai.
+
+Flask-Babel's `format_datetime` treats naive datetimes as UTC and converts them to the
+configured zone, so templates never convert by hand.
+"""
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def utcnow() -> datetime:
+    """Now, as naive UTC (what every DateTime column holds)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def local_today() -> date:
+    """Today's date in the town (stations open and close on local days)."""
+    return datetime.now(LOCAL_ZONE).date()
