@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from portal.accounts import validation as v
-from portal.accounts.models import ROLES, User, UserRole
+from portal.accounts.models import ROLES, LoginSession, User, UserRole
 from portal.extensions import db
 from portal.places.models import Station
 
@@ -51,6 +51,24 @@ def create_user(roles, phone, name, station_id, password):
         user.role_rows.append(UserRole(role=role))
     db.session.commit()
     click.echo(f"user {user.id} {v.mask_phone(phone)} roles: {', '.join(sorted(user.roles))}")
+
+
+@users_cli.command("set-password")
+@click.option("--phone", required=True)
+@click.password_option(help="Prompted for when not given.")
+def set_password(phone, password):
+    """Reset an account's password (a resident who forgot it, identified at the centre)."""
+    phone = v.normalise_phone(phone)
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        raise click.UsageError("no account with this phone number")
+    problem = v.password_problem(password, phone=phone, name=user.name)
+    if problem:
+        raise click.UsageError(str(problem))
+    user.set_password(password)
+    db.session.execute(db.delete(LoginSession).where(LoginSession.user_id == user.id))
+    db.session.commit()
+    click.echo(f"password set for {v.mask_phone(phone)}; all its sessions ended")
 
 
 def register(app: Flask) -> None:

@@ -36,6 +36,7 @@ class Defaults:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
+    PASSWORD_HASH_METHOD = "scrypt"  # tests use a cheap method; never set that in production
     TRUSTED_PROXIES = 0  # number of reverse proxies whose X-Forwarded-For we believe
 
 

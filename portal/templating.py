@@ -6,6 +6,7 @@ import json
 from flask import current_app, request
 from flask_babel import get_locale
 
+from portal.accounts.models import ROLE_LABELS
 from portal.accounts.validation import mask_id_card, mask_phone
 from portal.web import is_kiosk, kiosk_idle_seconds
 
@@ -31,6 +32,7 @@ HTMX_CONFIG = json.dumps({
 def register(app) -> None:
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["mask_id"] = mask_id_card
+    app.jinja_env.filters["role_label"] = lambda role: ROLE_LABELS.get(role, role)
 
     @app.context_processor
     def globals_():

@@ -9,6 +9,14 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Val
 from portal.accounts import validation as v
 
 
+def _int_or_zero(value) -> int:
+    """Coerce a choice to int; anything forged becomes 0, which no village has."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
@@ -32,7 +40,7 @@ class RegisterForm(FlaskForm):
     name = StringField(_l("姓名"), filters=[_strip], validators=[
         DataRequired(_l("请输入姓名")), Length(max=40, message=_l("姓名不能超过40个字"))],
         render_kw={"autocomplete": "name"})
-    village = SelectField(_l("户籍或居住的村（社区）"), coerce=int,
+    village = SelectField(_l("户籍或居住的村（社区）"), coerce=_int_or_zero,
                           validate_choice=False)
     id_card = StringField(_l("身份证号码（选填）"), filters=[v.normalise_id_card],
                           render_kw={"autocomplete": "off", "inputmode": "text"})
@@ -45,7 +53,7 @@ class RegisterForm(FlaskForm):
                            validators=[DataRequired(_l("请阅读并同意个人信息保护说明"))])
 
     def validate_village(self, field):
-        if field.data not in {value for value, _label in field.choices}:
+        if not field.data or field.data not in {value for value, _label in field.choices}:
             raise ValidationError(_l("请选择所在的村（社区）"))
 
     def validate_id_card(self, field):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,6 +16,10 @@ from portal.timeutil import utcnow
 
 # Staff roles. A clerk is bound to one station; every other role acts for the whole town.
 ROLES = ("clerk", "town_staff", "editor", "moderator", "coordinator", "admin")
+ROLE_LABELS = {
+    "clerk": _l("窗口人员"), "town_staff": _l("镇中心工作人员"), "editor": _l("信息编辑"),
+    "moderator": _l("文明办审核员"), "coordinator": _l("志愿服务协调员"), "admin": _l("管理员"),
+}
 
 
 class User(UserMixin, db.Model):
@@ -56,7 +62,8 @@ class User(UserMixin, db.Model):
         return bool(self.role_rows)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(
+            password, method=current_app.config["PASSWORD_HASH_METHOD"])
         self.password_changed_at = utcnow()
 
     def check_password(self, password: str) -> bool:

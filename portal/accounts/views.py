@@ -76,7 +76,7 @@ def login():
         wait = throttle.wait_seconds(phone, address, known)
         user = db.session.scalar(select(User).where(User.phone == phone)) if not wait else None
         if wait:
-            form.form_errors.append(_("登录尝试次数过多，请 %(m)d 分钟后再试。忘记密码可到任一村便民服务站重置。",
+            form.form_errors.append(_("登录尝试次数过多，请 %(m)d 分钟后再试。忘记密码可到镇政务服务中心重置。",
                                       m=max(1, (wait + 59) // 60)))
             status = 429
         elif user is None or not user.active or not user.check_password(form.password.data):
