@@ -1,7 +1,7 @@
 """Tongban (通办): the application factory, made of small named steps."""
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
@@ -46,6 +46,8 @@ def register_extensions(app: Flask) -> None:
 
 def select_locale() -> str:
     from portal.main.views import LANG_COOKIE
+    if not has_request_context():  # the command line speaks the default language
+        return "zh"
     lang = request.cookies.get(LANG_COOKIE)
     return lang if lang in ("zh", "en") else "zh"
 

@@ -38,8 +38,9 @@ def safe_next(target: str | None, fallback: str = "/") -> str:
 
 
 def is_kiosk() -> bool:
-    """True on a shared kiosk (the browser opened /kiosk/ and carries the kiosk cookie)."""
-    return request.cookies.get(KIOSK_COOKIE) == "1"
+    """True on a shared kiosk: the kiosk pages themselves, and any page in a browser that
+    opened /kiosk/ (it carries the kiosk cookie)."""
+    return request.cookies.get(KIOSK_COOKIE) == "1" or request.blueprint == "kiosk"
 
 
 def kiosk_idle_seconds() -> int:

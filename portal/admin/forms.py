@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.i18n import translations as wtf_translations
 from wtforms import BooleanField, DateField, FieldList, Form, FormField, StringField, TimeField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
@@ -33,6 +34,10 @@ class VillageForm(FlaskForm):
 
 class DayHours(Form):
     """One weekday: up to two periods (morning and afternoon); both times or neither."""
+
+    class Meta:  # a nested plain Form: use Flask-WTF's translated built-in messages too
+        def get_translations(self, form):
+            return wtf_translations
 
     am_opens = TimeField(_l("上午开始"), validators=[Optional()])
     am_closes = TimeField(_l("上午结束"), validators=[Optional()])

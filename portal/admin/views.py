@@ -79,6 +79,20 @@ def village(town_id: int | None = None, village_id: int | None = None):
                   status=422 if form.errors else 200)
 
 
+def _station_form(station: Station, from_request: bool = True) -> StationForm:
+    """The station form, with each time field labelled by its weekday (星期一 上午开始).
+
+    `from_request=False` shows the saved values even on a POST (of the closed-day form).
+    """
+    form = StationForm(obj=station) if from_request else StationForm(formdata=None, obj=station)
+    for name, entry in zip(WEEKDAY_NAMES, form.hours.entries):
+        for time_field in entry.form:
+            time_field.label.text = f"{name} {time_field.label.text}"
+    if not (from_request and form.is_submitted()):
+        _fill_hours(form, station)
+    return form
+
+
 def _fill_hours(form: StationForm, station: Station) -> None:
     for entry, periods in zip(form.hours.entries, weekly(station)):
         slots = list(periods) + [(None, None)] * (2 - len(periods))
@@ -90,9 +104,7 @@ def _fill_hours(form: StationForm, station: Station) -> None:
 def station(station_id: int):
     """Edit a station's details and weekly opening hours; list and add its closed days."""
     station = db.get_or_404(Station, station_id)
-    form = StationForm(obj=station)
-    if not form.is_submitted():
-        _fill_hours(form, station)
+    form = _station_form(station)
     if form.validate_on_submit():
         before = {"hours": [[f"{a:%H:%M}-{b:%H:%M}" for a, b in d] for d in weekly(station)]}
         station.name, station.address = form.name.data, form.address.data
@@ -115,9 +127,8 @@ def add_closed_day(station_id: int):
     station = db.get_or_404(Station, station_id)
     form = ClosedDayForm(prefix="closed")
     if not form.validate_on_submit():
-        form_page = StationForm(obj=station)
-        _fill_hours(form_page, station)
-        return render("admin/station.html", form=form_page, station=station, closed_form=form,
+        return render("admin/station.html", form=_station_form(station, from_request=False),
+                      station=station, closed_form=form,
                       weekday_names=WEEKDAY_NAMES, today=local_today(), status=422)
     targets = station.town.stations if form.whole_town.data else [station]
     added = 0

@@ -14,7 +14,7 @@ bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 def home():
     """Kiosk home. Opening it marks this browser as a kiosk (idle reset, no remember-me)."""
     response = render("kiosk/home.html")
-    if not is_kiosk():
+    if request.cookies.get(KIOSK_COOKIE) != "1":
         response.set_cookie(KIOSK_COOKIE, "1", max_age=10 * 365 * 24 * 3600, samesite="Lax",
                             httponly=True)
     return response

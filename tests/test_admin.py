@@ -1,0 +1,114 @@
+"""Admins manage the town, its villages, stations, opening hours and closed days; all audited."""
+from datetime import date, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.audit import AuditEvent
+from portal.extensions import db
+from portal.places.hours import periods_on
+from portal.places.models import Station, Village
+from portal.timeutil import local_today
+
+
+@pytest.fixture
+def admin(auth, town):
+    return auth.login(role="admin")
+
+
+def hours_data(station, **overrides):
+    data = {"name": station.name, "address": station.address, "phone": station.phone,
+            "active": "y"}
+    for day in range(7):
+        am, pm = (("08:30", "12:00"), ("14:00", "17:30")) if day < 5 else (("", ""), ("", ""))
+        data |= {f"hours-{day}-am_opens": am[0], f"hours-{day}-am_closes": am[1],
+                 f"hours-{day}-pm_opens": pm[0], f"hours-{day}-pm_closes": pm[1]}
+    data.update(overrides)
+    return data
+
+
+def test_admin_sets_weekly_hours_and_it_is_audited(client, forms, admin, town, page):
+    station = town.stations[1]
+    url = f"/admin/stations/{station.id}"
+    assert page(client.get(url)).soup.select_one("#hours-0-am_opens")["value"] == "08:30"
+    response = forms.post(url, hours_data(station, **{"hours-5-am_opens": "09:00",
+                                                      "hours-5-am_closes": "11:30"}))
+    assert response.status_code == 302
+    saturday = next(d for d in (local_today() + timedelta(n) for n in range(7))
+                    if d.weekday() == 5)
+    db.session.refresh(station)
+    assert periods_on(station, saturday) == [(time(9), time(11, 30))]
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "station.saved"))
+    assert event.actor_id == admin.id and event.object_id == str(station.id)
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"hours-0-am_closes": "08:00"}, "晚于开始时间"),
+    ({"hours-0-am_closes": ""}, "同时填写"),
+    ({"hours-0-pm_opens": "11:00"}, "不能重叠"),
+    ({"hours-0-am_opens": "25:99"}, "不是有效的时间"),
+    ({"address": ""}, "请输入地址"),
+])
+def test_bad_hours_are_refused_and_nothing_changes(client, forms, admin, town, page,
+                                                   overrides, words):
+    station = town.stations[1]
+    before = [(p.weekday, p.opens, p.closes) for p in station.periods]
+    p = page(forms.post(f"/admin/stations/{station.id}", hours_data(station, **overrides)))
+    assert p.status == 422 and any(words in e for e in p.errors())
+    db.session.refresh(station)
+    assert [(x.weekday, x.opens, x.closes) for x in station.periods] == before
+
+
+def test_a_whole_town_holiday_closes_every_station(client, forms, admin, town):
+    day = local_today() + timedelta(days=30)
+    station = town.stations[0]
+    response = forms.post(f"/admin/stations/{station.id}/closed-days",
+                          {"closed-day": day.isoformat(), "closed-reason": "演示假日",
+                           "closed-whole_town": "y"}, token_from=f"/admin/stations/{station.id}")
+    assert response.status_code == 302
+    for s in town.stations:
+        db.session.refresh(s)
+        assert periods_on(s, day) == []
+
+
+def test_closed_days_in_the_past_are_refused(client, forms, admin, town, page):
+    station = town.stations[0]
+    p = page(forms.post(f"/admin/stations/{station.id}/closed-days",
+                        {"closed-day": "2020-01-01", "closed-reason": "过去"},
+                        token_from=f"/admin/stations/{station.id}"))
+    assert p.status == 422 and "已经过去" in p.text("#closed-day-error")
+    assert p.soup.select_one("#hours-0-am_opens")["value"] == "08:30"  # the hours still show
+
+
+def test_a_closed_day_of_another_station_cannot_be_removed_through_this_one(
+        client, forms, admin, town):
+    first, second = town.stations[1], town.stations[2]
+    closed = second.closed_days[0]
+    response = forms.post(f"/admin/stations/{first.id}/closed-days/{closed.id}/delete", {},
+                          token_from=f"/admin/stations/{first.id}")
+    assert response.status_code == 404
+
+
+def test_new_village_comes_with_its_station(client, forms, admin, town, page):
+    response = forms.post(f"/admin/towns/{town.id}/villages/new", {"name": "新苗村"})
+    assert response.status_code == 302
+    village = db.session.scalar(select(Village).where(Village.name == "新苗村"))
+    assert village.station.name == "新苗村便民服务站" and village.station.town_id == town.id
+    clash = page(forms.post(f"/admin/towns/{town.id}/villages/new", {"name": "新苗村"}))
+    assert clash.status == 422 and "同名" in clash.text("#name-error")
+
+
+def test_town_codes_are_unique(client, forms, admin, town, page):
+    p = page(forms.post("/admin/towns/new", {"name": "另一个镇", "code": town.code}))
+    assert p.status == 422 and "已被其他镇使用" in p.text("#code-error")
+    assert forms.post("/admin/towns/new", {"name": "另一个镇", "code": "another"}).status_code == 302
+
+
+def test_admin_index_lists_every_station(client, admin, town, page):
+    p = page(client.get("/admin/"))
+    assert len(p.soup.select("tbody tr")) == len(town.stations) == 19
+
+
+def test_unknown_objects_are_404(client, admin):
+    assert client.get("/admin/stations/99999").status_code == 404
+    assert client.get("/admin/villages/99999").status_code == 404
