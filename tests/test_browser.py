@@ -1,0 +1,179 @@
+"""Journeys in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Phone width (375 px) and kiosk size (1080×1920). Screenshots land in test-artifacts/ so a
+person can look at what the tests saw. Without /usr/bin/chromium these tests skip locally
+and fail in CI (CI=true), where .ci/run installs it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from portal.extensions import db
+from tests.conftest import make_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PHONE = {"width": 375, "height": 740}
+KIOSK = {"width": 1080, "height": 1920}
+IDLE_SECONDS = 4
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, sqlite_template):
+    """The portal with demo data, served on a free loopback port in a thread."""
+    folder = tmp_path_factory.mktemp("live")
+    shutil.copy(sqlite_template, folder / "portal.db")
+    app = make_app(folder, f"sqlite:///{folder / 'portal.db'}", KIOSK_IDLE_SECONDS=IDLE_SECONDS)
+    with app.app_context():
+        from portal.seed import seed_demo
+        seed_demo()
+        db.session.remove()
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run must install chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone(browser, server):
+    context = browser.new_context(viewport=PHONE, base_url=server, locale="zh-CN",
+                                  is_mobile=True, has_touch=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def kiosk(browser, server):
+    context = browser.new_context(viewport=KIOSK, base_url=server, locale="zh-CN", has_touch=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+    results = Axe().run(page)
+    return [f"{v['id']} ({v['impact']}): {v['help']}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_register_log_out_and_log_in_on_a_phone(phone):
+    phone.goto("/")
+    shot(phone, "hub-375")
+    phone.get_by_role("link", name="注册", exact=True).click()
+    phone.get_by_label("手机号码").fill("１３９ ０００１ ２３４５")
+    phone.get_by_label("姓名").fill("马晓云")
+    phone.get_by_label("户籍或居住的村（社区）").select_option(label="西河村")
+    phone.get_by_label("设置密码").fill("12345678")
+    phone.get_by_label("再次输入密码").fill("12345678")
+    phone.get_by_label("我已阅读并同意").check()
+    phone.get_by_role("button", name="注册").click()
+    # A weak password: the summary is focused, the message sits by the field, answers kept.
+    assert phone.title().startswith("错误：")
+    assert phone.evaluate("document.activeElement.id") == "error-summary"
+    assert "容易被猜到" in phone.locator("#password-error").inner_text()
+    assert phone.get_by_label("姓名").input_value() == "马晓云"
+    shot(phone, "register-error-375")
+    phone.get_by_label("设置密码").fill("xihe-village-2026")
+    phone.get_by_label("再次输入密码").fill("xihe-village-2026")
+    phone.get_by_role("button", name="注册").click()
+    phone.wait_for_url(re.compile(r"/me/$"))
+    assert "139****2345" in phone.locator("main").inner_text()
+    shot(phone, "me-375")
+    phone.get_by_role("button", name="退出").click()
+    phone.wait_for_url(re.compile(r"/$"))
+    phone.get_by_role("link", name="登录", exact=True).click()
+    phone.get_by_label("手机号码").fill("13900012345")
+    phone.get_by_label("密码").fill("xihe-village-2026")
+    phone.get_by_role("button", name="登录").click()
+    phone.wait_for_url(re.compile(r"/me/$"))
+    assert "马晓云" in phone.locator("main").inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_elder_mode_and_english_from_any_page(phone):
+    phone.goto("/login")
+    base = phone.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    phone.get_by_role("button", name="长辈模式").click()
+    phone.wait_for_url(re.compile(r"/login$"))
+    elder = phone.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert elder >= base * 1.2
+    height = phone.get_by_role("button", name="登录").bounding_box()["height"]
+    assert height >= 56
+    phone.goto("/register")
+    assert "elder" in phone.get_attribute("html", "class")
+    shot(phone, "register-elder-375")
+    assert serious_violations(phone) == []
+    phone.get_by_role("button", name="English").click()
+    phone.wait_for_url(re.compile(r"/register$"))
+    assert phone.locator("h1").inner_text() == "Register a Tongban account"
+    assert phone.get_attribute("html", "lang") == "en"
+    shot(phone, "register-elder-en-375")
+    phone.get_by_role("button", name="中文").click()
+    phone.get_by_role("button", name="关闭长辈模式").click()
+    assert "elder" not in (phone.get_attribute("html", "class") or "")
+
+
+@pytest.mark.parametrize("path", ["/", "/register", "/login"])
+def test_no_serious_accessibility_problems_on_a_phone(phone, path):
+    phone.goto(path)
+    assert serious_violations(phone) == []
+
+
+def test_kiosk_has_large_targets_and_passes_axe(kiosk):
+    kiosk.goto("/kiosk/")
+    shot(kiosk, "kiosk-1080")
+    for tile in kiosk.locator(".kiosk-tile").all():
+        assert tile.bounding_box()["height"] >= 64
+    assert serious_violations(kiosk) == []
+    kiosk.goto("/login")
+    assert kiosk.locator("#remember").count() == 0
+
+
+def test_kiosk_clears_the_session_after_idle_time(kiosk):
+    kiosk.goto("/kiosk/")
+    kiosk.locator(".kiosk-tile", has_text="登录").click()
+    kiosk.get_by_label("手机号码").fill("13800000001")
+    kiosk.get_by_label("密码").fill("demo-2026")
+    kiosk.get_by_role("button", name="登录").click()
+    kiosk.wait_for_url(re.compile(r"/me/$"))
+    assert "张秀兰" in kiosk.locator("main").inner_text()
+    kiosk.locator("#idle-warning").wait_for(state="visible", timeout=IDLE_SECONDS * 1000)
+    shot(kiosk, "kiosk-idle-warning-1080")
+    kiosk.wait_for_url(re.compile(r"/kiosk/$"), timeout=(IDLE_SECONDS + 5) * 1000)
+    assert "张秀兰" not in kiosk.content()
+    kiosk.go_back()  # the next person presses Back: the page is fetched again, signed out
+    assert "张秀兰" not in kiosk.content()
+    kiosk.goto("/me/")
+    assert "/login" in kiosk.url
