@@ -1,12 +1,13 @@
 """Tongban (通办): the application factory, made of small named steps."""
 from __future__ import annotations
 
-from flask import Flask, has_request_context, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
 from portal.config import PROJECT_ROOT
 from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from portal.web import preferred_language
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -39,17 +40,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(load_user)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=preferred_language)
     htmx.init_app(app)
     limiter.init_app(app)
-
-
-def select_locale() -> str:
-    from portal.main.views import LANG_COOKIE
-    if not has_request_context():  # the command line speaks the default language
-        return "zh"
-    lang = request.cookies.get(LANG_COOKIE)
-    return lang if lang in ("zh", "en") else "zh"
 
 
 def register_blueprints(app: Flask) -> None:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app, request
+from flask import current_app
 from flask_babel import get_locale
 
 from portal.accounts.models import ROLE_LABELS
 from portal.accounts.validation import mask_id_card, mask_phone
-from portal.web import is_kiosk, kiosk_idle_seconds
+from portal.web import elder_mode, is_kiosk, kiosk_idle_seconds
 
 # htmx 2.0 settings for a strict CSP and shared kiosks (see static/vendor/README.md).
 HTMX_CONFIG = json.dumps({
@@ -36,10 +36,9 @@ def register(app) -> None:
 
     @app.context_processor
     def globals_():
-        from portal.main.views import ELDER_COOKIE
         return {
             "lang": str(get_locale() or "zh"),
-            "elder": request.cookies.get(ELDER_COOKIE) == "1",
+            "elder": elder_mode(),
             "kiosk": is_kiosk(),
             "kiosk_idle_seconds": kiosk_idle_seconds(),
             "htmx_config": HTMX_CONFIG,

@@ -3,7 +3,7 @@
 Flask-Babel's `format_datetime` treats naive datetimes as UTC and converts them to the
 configured zone, so templates never convert by hand.
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
@@ -11,7 +11,7 @@ LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
 def utcnow() -> datetime:
     """Now, as naive UTC (what every DateTime column holds)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def local_today() -> date:

@@ -3,11 +3,21 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, make_response, render_template, request
+from flask import (
+    current_app,
+    has_request_context,
+    make_response,
+    render_template,
+    request,
+)
 
 from portal.extensions import htmx
 
+# Cookies that outlive a login: the kiosk flag on a shared screen, and the language and
+# elder-mode preferences (kept across logins; cleared by the kiosk reset).
 KIOSK_COOKIE = "tb_kiosk"
+LANG_COOKIE = "tb_lang"
+ELDER_COOKIE = "tb_elder"
 
 
 def render(template: str, partial: str | None = None, status: int = 200, **context):
@@ -24,6 +34,23 @@ def render(template: str, partial: str | None = None, status: int = 200, **conte
                              status)
     response.vary.add("HX-Request")
     return response
+
+
+def form_status(form) -> int:
+    """422 when a submitted form has errors (htmx swaps it, see templating.HTMX_CONFIG)."""
+    return 422 if form.errors else 200
+
+
+def preferred_language() -> str:
+    """The language chosen with the switch, else Chinese (also outside requests: the CLI)."""
+    if not has_request_context():
+        return "zh"
+    lang = request.cookies.get(LANG_COOKIE)
+    return lang if lang in current_app.config["LANGUAGES"] else "zh"
+
+
+def elder_mode() -> bool:
+    return request.cookies.get(ELDER_COOKIE) == "1"
 
 
 def safe_next(target: str | None, fallback: str = "/") -> str:

@@ -1,5 +1,5 @@
 """Admins manage the town, its villages, stations, opening hours and closed days; all audited."""
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -7,7 +7,7 @@ from sqlalchemy import select
 from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.places.hours import periods_on
-from portal.places.models import Station, Village
+from portal.places.models import Town, Village
 from portal.timeutil import local_today
 
 
@@ -112,3 +112,9 @@ def test_admin_index_lists_every_station(client, admin, town, page):
 def test_unknown_objects_are_404(client, admin):
     assert client.get("/admin/stations/99999").status_code == 404
     assert client.get("/admin/villages/99999").status_code == 404
+
+
+def test_a_new_town_gets_its_service_centre(client, forms, admin, town):
+    forms.post("/admin/towns/new", {"name": "新河镇", "code": "xinhe"})
+    new = db.session.scalar(select(Town).where(Town.code == "xinhe"))
+    assert [(s.kind, s.name) for s in new.stations] == [("centre", "新河镇政务服务中心")]

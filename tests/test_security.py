@@ -129,3 +129,12 @@ def test_staff_routes_send_anonymous_visitors_to_login(app, forms):
             assert response.status_code == 302 and "/login" in response.headers["Location"]
         else:
             assert response.status_code == 403, f"{method} {url}"
+
+
+def test_registration_floods_get_a_friendly_429(client, forms, page):
+    token = forms.token("/register")
+    codes = [client.post("/register", data={"csrf_token": token, "phone": "1"}).status_code
+             for _ in range(20)]
+    assert set(codes) == {422}
+    p = page(client.post("/register", data={"csrf_token": token, "phone": "1"}))
+    assert p.status == 429 and "操作太频繁" in p.text("h1") and "Retry-After" in p.response.headers

@@ -36,6 +36,8 @@ def start(user: User, *, remember: bool = False, kiosk: bool = False) -> None:
     remember = remember and not kiosk
     token = secrets.token_urlsafe(32)
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"] if remember else _idle_lifetime()
+    db.session.execute(delete(LoginSession).where(  # the user's expired rows, so none pile up
+        LoginSession.user_id == user.id, LoginSession.expires_at <= utcnow()))
     db.session.add(LoginSession(token_hash=_hash(token), user_id=user.id, kiosk=kiosk,
                                 expires_at=utcnow() + lifetime))
     db.session.commit()

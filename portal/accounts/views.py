@@ -13,7 +13,7 @@ from portal.accounts.models import User
 from portal.accounts.validation import password_problem
 from portal.extensions import client_address, db, limiter
 from portal.places.models import Town, Village
-from portal.web import is_kiosk, render, safe_next
+from portal.web import form_status, is_kiosk, render, safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -25,11 +25,6 @@ def village_choices() -> list[tuple[int, str]]:
     return [(0, _("请选择"))] + [
         (v.id, f"{t.name} {v.name}" if several else v.name) for t in towns for v in t.villages
     ]
-
-
-def _form_status(form) -> int:
-    """422 when a submitted form has errors (htmx swaps it; see base.html), else 200."""
-    return 422 if form.errors else 200
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -58,7 +53,7 @@ def register():
                 sessions.start(user, kiosk=is_kiosk())
                 flash(_("注册成功，欢迎使用通办。"), "success")
                 return redirect(safe_next(request.args.get("next"), url_for("accounts.me")))
-    return render("accounts/register.html", form=form, status=_form_status(form))
+    return render("accounts/register.html", form=form, status=form_status(form))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -129,7 +124,7 @@ def change_password():
             sessions.end_others(current_user)
             flash(_("密码已修改，其他设备上的登录已全部退出。"), "success")
             return redirect(url_for("accounts.me"))
-    return render("accounts/password.html", form=form, status=_form_status(form))
+    return render("accounts/password.html", form=form, status=form_status(form))
 
 
 @bp.route("/me/sessions/end-others", methods=["POST"])

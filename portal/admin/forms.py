@@ -4,7 +4,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtf_translations
-from wtforms import BooleanField, DateField, FieldList, Form, FormField, StringField, TimeField
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    StringField,
+    TimeField,
+)
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from portal.places.hours import overlapping

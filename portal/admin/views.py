@@ -9,14 +9,19 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import audit
-from portal.admin.forms import (WEEKDAY_NAMES, ClosedDayForm, StationForm, TownForm,
-                                VillageForm)
+from portal.admin.forms import (
+    WEEKDAY_NAMES,
+    ClosedDayForm,
+    StationForm,
+    TownForm,
+    VillageForm,
+)
 from portal.extensions import db
 from portal.places.hours import weekly
 from portal.places.models import ClosedDay, OpeningPeriod, Station, Town, Village
 from portal.security import staff_only
 from portal.timeutil import local_today
-from portal.web import render
+from portal.web import form_status, render
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 staff_only(bp, "admin")
@@ -29,10 +34,18 @@ def index():
     return render("admin/index.html", towns=towns)
 
 
+def _saved(obj, action: str, target: str, **detail):
+    """Audit and commit a change, tell the admin, and go to `target` (one transaction)."""
+    audit.record(action, obj, **detail)
+    db.session.commit()
+    flash(_("已保存。"), "success")
+    return redirect(target)
+
+
 @bp.route("/towns/new", methods=["GET", "POST"])
 @bp.route("/towns/<int:town_id>", methods=["GET", "POST"])
 def town(town_id: int | None = None):
-    """Create or edit a town."""
+    """Create or edit a town; a new town gets its town service centre station."""
     town = db.get_or_404(Town, town_id) if town_id else None
     form = TownForm(obj=town)
     if form.validate_on_submit():
@@ -42,13 +55,12 @@ def town(town_id: int | None = None):
         else:
             if town is None:
                 town = Town()
+                town.stations.append(Station(kind="centre", position=0,
+                                             name=_("%(t)s政务服务中心", t=form.name.data)))
                 db.session.add(town)
             form.populate_obj(town)
-            audit.record("town.saved", town, name=town.name)
-            db.session.commit()
-            flash(_("已保存。"), "success")
-            return redirect(url_for("admin.index"))
-    return render("admin/town.html", form=form, town=town, status=422 if form.errors else 200)
+            return _saved(town, "town.saved", url_for("admin.index"), name=town.name)
+    return render("admin/town.html", form=form, town=town, status=form_status(form))
 
 
 @bp.route("/towns/<int:town_id>/villages/new", methods=["GET", "POST"])
@@ -71,12 +83,9 @@ def village(town_id: int | None = None, village_id: int | None = None):
                                           position=village.position)
                 db.session.add(village)
             form.populate_obj(village)
-            audit.record("village.saved", village, name=village.name)
-            db.session.commit()
-            flash(_("已保存。"), "success")
-            return redirect(url_for("admin.index"))
+            return _saved(village, "village.saved", url_for("admin.index"), name=village.name)
     return render("admin/village.html", form=form, town=town, village=village,
-                  status=422 if form.errors else 200)
+                  status=form_status(form))
 
 
 def _station_form(station: Station, from_request: bool = True) -> StationForm:
@@ -112,13 +121,11 @@ def station(station_id: int):
         station.periods = [OpeningPeriod(weekday=day, opens=a, closes=b)
                            for day, entry in enumerate(form.hours.entries)
                            for a, b in entry.form.periods()]
-        audit.record("station.saved", station, active=station.active, **before)
-        db.session.commit()
-        flash(_("已保存。"), "success")
-        return redirect(url_for("admin.station", station_id=station.id))
+        return _saved(station, "station.saved", url_for("admin.station", station_id=station.id),
+                      active=station.active, **before)
     return render("admin/station.html", form=form, station=station,
                   closed_form=ClosedDayForm(prefix="closed"), weekday_names=WEEKDAY_NAMES,
-                  today=local_today(), status=422 if form.errors else 200)
+                  today=local_today(), status=form_status(form))
 
 
 @bp.route("/stations/<int:station_id>/closed-days", methods=["POST"])

@@ -4,8 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, request, url_for
 
 from portal.accounts import sessions
-from portal.main.views import ELDER_COOKIE, LANG_COOKIE
-from portal.web import KIOSK_COOKIE, is_kiosk, render
+from portal.web import ELDER_COOKIE, KIOSK_COOKIE, LANG_COOKIE, is_kiosk, render
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 

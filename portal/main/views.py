@@ -6,12 +6,10 @@ from sqlalchemy import text
 
 from portal.extensions import db, limiter
 from portal.main import hub as hub_content
-from portal.web import is_kiosk, render, safe_next
+from portal.web import ELDER_COOKIE, LANG_COOKIE, is_kiosk, render, safe_next
 
 bp = Blueprint("main", __name__)
 
-LANG_COOKIE = "tb_lang"
-ELDER_COOKIE = "tb_elder"
 YEAR = 365 * 24 * 3600
 
 
