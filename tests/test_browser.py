@@ -25,6 +25,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 PHONE = {"width": 375, "height": 740}
 KIOSK = {"width": 1080, "height": 1920}
 IDLE_SECONDS = 4
+FULL_WIDTH = str.maketrans("0123456789 ", "０１２３４５６７８９　")  # how some phone keyboards type
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,18 @@ def phone(browser, server):
     context.close()
 
 
+@pytest.fixture(params=["375", "1080"])
+def screen(request, browser, server):
+    """A phone at 375 px, or a kiosk-sized touch screen (1080×1920) used as a plain browser."""
+    size = PHONE if request.param == "375" else KIOSK
+    context = browser.new_context(viewport=size, base_url=server, locale="zh-CN",
+                                  has_touch=True, is_mobile=request.param == "375")
+    page = context.new_page()
+    page.size_name = request.param
+    yield page
+    context.close()
+
+
 @pytest.fixture
 def kiosk(browser, server):
     context = browser.new_context(viewport=KIOSK, base_url=server, locale="zh-CN", has_touch=True)
@@ -88,11 +101,13 @@ def serious_violations(page) -> list[str]:
             for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def test_register_log_out_and_log_in_on_a_phone(phone):
+def test_register_log_out_and_log_in(screen):
+    phone, size = screen, screen.size_name
+    number = "1390001234" + ("5" if size == "375" else "6")
     phone.goto("/")
-    shot(phone, "hub-375")
+    shot(phone, f"hub-{size}")
     phone.get_by_role("link", name="注册", exact=True).click()
-    phone.get_by_label("手机号码").fill("１３９ ０００１ ２３４５")
+    phone.get_by_label("手机号码").fill(" ".join(number).translate(FULL_WIDTH))
     phone.get_by_label("姓名").fill("马晓云")
     phone.get_by_label("户籍或居住的村（社区）").select_option(label="西河村")
     phone.get_by_label("设置密码").fill("12345678")
@@ -104,25 +119,26 @@ def test_register_log_out_and_log_in_on_a_phone(phone):
     assert phone.evaluate("document.activeElement.id") == "error-summary"
     assert "容易被猜到" in phone.locator("#password-error").inner_text()
     assert phone.get_by_label("姓名").input_value() == "马晓云"
-    shot(phone, "register-error-375")
+    shot(phone, f"register-error-{size}")
     phone.get_by_label("设置密码").fill("xihe-village-2026")
     phone.get_by_label("再次输入密码").fill("xihe-village-2026")
     phone.get_by_role("button", name="注册").click()
     phone.wait_for_url(re.compile(r"/me/$"))
-    assert "139****2345" in phone.locator("main").inner_text()
-    shot(phone, "me-375")
+    assert f"139****{number[-4:]}" in phone.locator("main").inner_text()
+    shot(phone, f"me-{size}")
     phone.get_by_role("button", name="退出").click()
     phone.wait_for_url(re.compile(r"/$"))
     phone.get_by_role("link", name="登录", exact=True).click()
-    phone.get_by_label("手机号码").fill("13900012345")
+    phone.get_by_label("手机号码").fill(number)
     phone.get_by_label("密码").fill("xihe-village-2026")
     phone.get_by_role("button", name="登录").click()
     phone.wait_for_url(re.compile(r"/me/$"))
     assert "马晓云" in phone.locator("main").inner_text()
-    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert phone.evaluate("document.documentElement.scrollWidth") <= phone.viewport_size["width"]
 
 
-def test_elder_mode_and_english_from_any_page(phone):
+def test_elder_mode_and_english_from_any_page(screen):
+    phone, size = screen, screen.size_name
     phone.goto("/login")
     base = phone.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
     phone.get_by_role("button", name="长辈模式").click()
@@ -133,13 +149,13 @@ def test_elder_mode_and_english_from_any_page(phone):
     assert height >= 56
     phone.goto("/register")
     assert "elder" in phone.get_attribute("html", "class")
-    shot(phone, "register-elder-375")
+    shot(phone, f"register-elder-{size}")
     assert serious_violations(phone) == []
     phone.get_by_role("button", name="English").click()
     phone.wait_for_url(re.compile(r"/register$"))
     assert phone.locator("h1").inner_text() == "Register a Tongban account"
     assert phone.get_attribute("html", "lang") == "en"
-    shot(phone, "register-elder-en-375")
+    shot(phone, f"register-elder-en-{size}")
     phone.get_by_role("button", name="中文").click()
     phone.get_by_role("button", name="关闭长辈模式").click()
     assert "elder" not in (phone.get_attribute("html", "class") or "")

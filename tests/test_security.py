@@ -138,3 +138,29 @@ def test_registration_floods_get_a_friendly_429(client, forms, page):
     assert set(codes) == {422}
     p = page(client.post("/register", data={"csrf_token": token, "phone": "1"}))
     assert p.status == 429 and "操作太频繁" in p.text("h1") and "Retry-After" in p.response.headers
+
+
+def test_render_gives_htmx_the_partial_and_everyone_else_the_full_page(tmp_path, database_url):
+    from portal.web import render
+    app = make_app(tmp_path, database_url)
+
+    @app.route("/demo-partial")
+    def demo():
+        return render("errors/error.html", partial="errors/_error.html", code=200, title="T",
+                      message="M", detail=None)
+
+    client = app.test_client()
+    full = client.get("/demo-partial")
+    part = client.get("/demo-partial", headers={"HX-Request": "true"})
+    restore = client.get("/demo-partial", headers={"HX-Request": "true",
+                                                   "HX-History-Restore-Request": "true"})
+    boosted = client.get("/demo-partial", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert b"<html" in full.data and b"<html" not in part.data
+    assert b"<html" in restore.data and b"<html" in boosted.data
+    assert "HX-Request" in full.headers["Vary"] and "HX-Request" in part.headers["Vary"]
+
+
+def test_htmx_errors_get_a_fragment(client):
+    response = client.get("/no-such-page", headers={"HX-Request": "true"})
+    assert response.status_code == 404 and b"<html" not in response.data
+    assert "页面不存在".encode() in response.data
