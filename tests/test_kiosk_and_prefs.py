@@ -30,10 +30,12 @@ def test_idle_kiosk_session_is_cleared_on_the_server(client, forms):
     forms.post("/login", {"phone": "13900000066", "password": PASSWORD, "remember": "y"})
     assert client.get_cookie("tb_session").expires is None  # never kept on a kiosk
     assert client.get("/me/").status_code == 200
+    forms.post("/prefs", {"elder": "on", "next": "/me/"}, token_from="/me/")
     with client.session_transaction() as session:
         session[SEEN_KEY] = int(time.time()) - 91
     response = client.get("/me/")
     assert response.status_code == 302 and response.headers["Location"] == "/kiosk/"
+    assert client.get_cookie("tb_elder") is None  # the next person starts with defaults
     assert client.get("/me/").status_code == 302  # signed out for good
 
 

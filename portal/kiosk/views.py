@@ -19,14 +19,19 @@ def home():
     return response
 
 
-@bp.route("/reset", methods=["POST"])
-def reset():
-    """Sign out, forget language and elder mode, and return to the kiosk home."""
+def _fresh_start():
+    """Sign out, forget language and elder mode, and go to the kiosk home."""
     sessions.end()
     response = redirect(url_for("kiosk.home"))
     for cookie in (LANG_COOKIE, ELDER_COOKIE):
         response.delete_cookie(cookie)
     return response
+
+
+@bp.route("/reset", methods=["POST"])
+def reset():
+    """The "finish" button and the idle timer post here: everything is cleared."""
+    return _fresh_start()
 
 
 @bp.route("/leave", methods=["POST"])
@@ -49,7 +54,7 @@ def enforce_idle_reset(app) -> None:
         if request.endpoint in ("static", "main.healthz") or not is_kiosk():
             return None
         if sessions.idle_too_long(current_app.config["KIOSK_IDLE_SECONDS"]):
-            sessions.end()
-            if request.endpoint != "kiosk.reset" and request.method == "GET":
-                return redirect(url_for("kiosk.home"))
+            if request.method == "GET":
+                return _fresh_start()
+            sessions.end()  # a late POST goes on, signed out (the reset view itself, say)
         return None
