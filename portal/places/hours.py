@@ -1,7 +1,7 @@
 """Opening-hour rules, as plain functions the booking and admin code share."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, time
 
 Period = tuple[time, time]
@@ -27,7 +27,3 @@ def weekly(station) -> list[list[Period]]:
         week[p.weekday].append((p.opens, p.closes))
     return [sorted(day) for day in week]
 
-
-def describe(periods: Sequence[Period]) -> str:
-    """`08:30–12:00, 14:00–17:30`, or an empty string for a closed day."""
-    return ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in periods)
