@@ -37,7 +37,10 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
     PASSWORD_HASH_METHOD = "scrypt"  # tests use a cheap method; never set that in production
-    TRUSTED_PROXIES = 0  # number of reverse proxies whose X-Forwarded-For we believe
+    TRUSTED_PROXIES = 0
+    MAX_OPEN_BOOKINGS = 3  # open bookings one phone number may hold
+    BOOKING_CUTOFF_MINUTES = 120  # cancel or move online until this long before the slot
+    NOTIFICATION_SENDERS: tuple[str, ...] = ()  # "module:callable" paths; default: record only  # number of reverse proxies whose X-Forwarded-For we believe
 
 
 def load(app, test_config: dict | None = None) -> None:

@@ -2,3 +2,8 @@
 from portal.accounts.models import LoginSession, User, UserRole  # noqa: F401
 from portal.audit import AuditEvent  # noqa: F401
 from portal.places.models import ClosedDay, OpeningPeriod, Station, Town, Village  # noqa: F401
+from portal.booking.models import (  # noqa: F401
+    Booking, BookingEvent, HomeVisitRequest, Material, OpenBookingCount, ServiceCategory,
+    ServiceItem, SlotUsage,
+)
+from portal.notifications import Message  # noqa: F401

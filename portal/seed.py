@@ -5,6 +5,7 @@ missing. All names are fictional; the README lists the accounts (password `demo-
 """
 from __future__ import annotations
 
+import math
 from datetime import date, time
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ DEMO_PASSWORD = "demo-2026"
 TOWN = {"code": "qinghe-demo", "name": "青禾镇（演示）", "phone": "0000-12345678"}
 VILLAGES = ("东岭村", "西河村", "南塘村", "北坡村", "柳湾村", "桃园村", "杏花村", "石桥村", "枫林村",
             "麦田村", "荷塘村", "竹溪村", "梨树村", "槐荫村", "松岗村", "菱角村", "稻香村", "青山村")
+CENTRE = (30.2500, 119.9000)  # fictional coordinates of the town centre
 WEEKDAY_HOURS = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))
 SATURDAY_MORNING = ((time(9, 0), time(12, 0)),)
 # Demo holidays only: check the State Council's annual notice before real use.
@@ -37,6 +39,9 @@ ACCOUNTS = (
 
 
 def seed_demo() -> str:
+    from portal.booking.catalogue import load_catalogue
+    from portal.booking.demo import seed_bookings
+
     town = _town()
     village_stations = [s for s in town.stations if s.kind == "village"]
     for index, (phone, name, roles, station_index) in enumerate(ACCOUNTS):
@@ -44,8 +49,10 @@ def seed_demo() -> str:
                  village=town.villages[index % len(town.villages)],
                  station=village_stations[station_index] if station_index is not None else None)
     db.session.commit()
+    items = load_catalogue()
+    bookings = seed_bookings(town)
     return f"town {town.name}, {len(town.villages)} villages, {len(town.stations)} stations, " \
-           f"{len(ACCOUNTS)} accounts"
+           f"{len(ACCOUNTS)} accounts, {items} catalogue items, {bookings} demo bookings"
 
 
 def _town() -> Town:
@@ -54,7 +61,9 @@ def _town() -> Town:
         town = Town(**TOWN)
         db.session.add(town)
         centre = Station(town=town, kind="centre", name="青禾镇政务服务中心",
-                         address="青禾镇人民路1号（演示地址）", phone="0000-12345678", position=0)
+                         address="青禾镇人民路1号（演示地址）", phone="0000-12345678", position=0,
+                         latitude=CENTRE[0], longitude=CENTRE[1], capacity_online=4,
+                         capacity_phone=2, capacity_walkin=2)
         _hours(centre, saturday=True)
         db.session.add(centre)
     existing = {v.name for v in town.villages}
@@ -62,9 +71,13 @@ def _town() -> Town:
         if name in existing:
             continue
         village = Village(town=town, name=name, position=position)
+        # Villages on two rings around the centre, a few kilometres out (fictional places).
+        angle, ring = 2 * math.pi * position / 9, 0.03 if position <= 9 else 0.06
         station = Station(town=town, village=village, kind="village", name=f"{name}便民服务站",
                           address=f"青禾镇{name}村委会一楼（演示地址）",
-                          phone=f"0000-1234{position:04d}", position=position)
+                          phone=f"0000-1234{position:04d}", position=position,
+                          latitude=CENTRE[0] + ring * math.sin(angle),
+                          longitude=CENTRE[1] + ring * math.cos(angle))
         # Market-day stations (赶集式服务) also open on Saturday mornings.
         _hours(station, saturday=position % 3 == 0)
         db.session.add(village)

@@ -17,3 +17,8 @@ def utcnow() -> datetime:
 def local_today() -> date:
     """Today's date in the town (stations open and close on local days)."""
     return datetime.now(LOCAL_ZONE).date()
+
+
+def local_now() -> datetime:
+    """Now in the town, as a naive local datetime (slots are local wall-clock times)."""
+    return datetime.now(LOCAL_ZONE).replace(tzinfo=None)

@@ -97,7 +97,10 @@ class IsolatedClient(FlaskClient):
         with ThreadPoolExecutor(1) as pool:
             response = pool.submit(super().open, *args, **kwargs).result()
         if has_app_context():
-            db.session.expire_all()  # the test sees what the request committed
+            # End the test's own transaction (SQLite WAL readers keep a snapshot) and
+            # reload objects, so the test sees what the request committed.
+            db.session.commit()
+            db.session.expire_all()
         return response
 
 

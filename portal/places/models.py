@@ -51,6 +51,9 @@ class Station(db.Model):
         CheckConstraint(
             "(kind = 'centre') = (village_id IS NULL)", name="village_iff_village_station"
         ),
+        CheckConstraint("slot_minutes BETWEEN 5 AND 240", name="slot_minutes"),
+        CheckConstraint("capacity_online >= 0 AND capacity_phone >= 0 AND capacity_walkin >= 0",
+                        name="capacity_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +65,15 @@ class Station(db.Model):
     phone: Mapped[str] = mapped_column(String(40), default="")
     active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
+    # Where it is, to offer the nearest stations first (WGS-84 degrees; optional).
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    # Booking: slot length and places per slot, split by channel like Munich's system so
+    # phone callers and walk-ins are never crowded out by the web (AB岗 keeps it above zero).
+    slot_minutes: Mapped[int] = mapped_column(default=30)
+    capacity_online: Mapped[int] = mapped_column(default=2)  # web and kiosk
+    capacity_phone: Mapped[int] = mapped_column(default=1)
+    capacity_walkin: Mapped[int] = mapped_column(default=1)
 
     town: Mapped[Town] = relationship(back_populates="stations")
     village: Mapped[Village | None] = relationship(back_populates="station")
@@ -77,6 +89,11 @@ class Station(db.Model):
     @property
     def is_centre(self) -> bool:
         return self.kind == "centre"
+
+    def capacity(self, pool: str) -> int:
+        """Places per slot in a capacity pool: `online` (web + kiosk), `phone` or `walkin`."""
+        return {"online": self.capacity_online, "phone": self.capacity_phone,
+                "walkin": self.capacity_walkin}[pool]
 
 
 class OpeningPeriod(db.Model):

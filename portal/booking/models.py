@@ -1,0 +1,198 @@
+"""The service catalogue, bookings with their event timeline, slot counters and home visits."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.places.models import Station
+from portal.timeutil import utcnow
+
+# Booking states (DESIGN.md §4). The desk work moves bookings through the later ones.
+STATUSES = ("booked", "checked_in", "accepted", "in_progress", "completed", "returned",
+            "forwarded", "rejected", "cancelled", "no_show")
+# Still needing the resident or a clerk: these count against the per-person limits.
+OPEN_STATUSES = ("booked", "checked_in", "accepted", "in_progress", "forwarded")
+# Who asked: the web (phone or PC), the kiosk, a phone call to the station, a walk-in.
+CHANNELS = ("online", "kiosk", "phone", "walkin")
+# Which capacity a channel draws on: web and kiosk share one pool (DESIGN.md §4).
+POOL_OF_CHANNEL = {"online": "online", "kiosk": "online", "phone": "phone", "walkin": "walkin"}
+POOLS = ("online", "phone", "walkin")
+
+_OPEN_SQL = "status IN ('booked', 'checked_in', 'accepted', 'in_progress', 'forwarded')"
+
+
+class ServiceCategory(db.Model):
+    __tablename__ = "service_categories"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(default=0)
+
+    items: Mapped[list[ServiceItem]] = relationship(
+        back_populates="category", order_by="ServiceItem.position, ServiceItem.code")
+
+
+class ServiceItem(db.Model):
+    """One item of the town's "47+N" list, with its service guide (办事指南)."""
+
+    __tablename__ = "service_items"
+    __table_args__ = (
+        CheckConstraint("handling IN ('direct', 'forward')", name="handling"),
+        CheckConstraint("time_limit_days >= 0", name="time_limit"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("service_categories.code"), index=True)
+    standard: Mapped[bool] = mapped_column(default=True)  # one of the 47; False = the town's N
+    handling: Mapped[str] = mapped_column(String(10), default="direct")
+    time_limit_days: Mapped[int] = mapped_column(default=0)  # 0 = on the spot (即办)
+    fee: Mapped[str] = mapped_column(String(100), default="免费")
+    conditions: Mapped[str] = mapped_column(Text, default="")
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    home_visit: Mapped[bool] = mapped_column(default=False)
+    proxy_allowed: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    category: Mapped[ServiceCategory] = relationship(back_populates="items")
+    materials: Mapped[list[Material]] = relationship(
+        back_populates="item", cascade="all, delete-orphan", order_by="Material.position")
+
+
+class Material(db.Model):
+    __tablename__ = "materials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(String(100))
+    form: Mapped[str] = mapped_column(String(20), default="原件")  # 原件 / 复印件
+    copies: Mapped[int] = mapped_column(default=1)
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+    item: Mapped[ServiceItem] = relationship(back_populates="materials")
+
+
+class SlotUsage(db.Model):
+    """How many places of one slot's capacity pool are taken.
+
+    The counter row is what makes overbooking impossible: a booking takes a place with one
+    conditional UPDATE (`taken = taken + 1 WHERE taken < capacity`), which both SQLite and
+    PostgreSQL execute atomically, instead of counting bookings and then inserting.
+    """
+
+    __tablename__ = "slot_usage"
+    __table_args__ = (
+        UniqueConstraint("station_id", "day", "starts", "pool", name="uq_slot_usage_slot"),
+        CheckConstraint("taken >= 0", name="taken_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    day: Mapped[date]
+    starts: Mapped[time]
+    pool: Mapped[str] = mapped_column(String(10))
+    taken: Mapped[int] = mapped_column(default=0)
+
+
+class OpenBookingCount(db.Model):
+    """Open bookings per phone number, kept by the same conditional update as slots."""
+
+    __tablename__ = "open_booking_counts"
+    __table_args__ = (CheckConstraint("open_count >= 0", name="open_not_negative"),)
+
+    phone: Mapped[str] = mapped_column(String(11), primary_key=True)
+    open_count: Mapped[int] = mapped_column(default=0)
+
+
+class Booking(db.Model):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint(f"status IN {STATUSES!r}", name="status"),
+        CheckConstraint(f"channel IN {CHANNELS!r}", name="channel"),
+        # At most one open booking per person and item, whatever the concurrency.
+        Index("uq_bookings_open_item_per_phone", "phone", "item_id", unique=True,
+              sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL)),
+        Index("ix_bookings_station_day", "station_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(12), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))
+    day: Mapped[date]
+    starts: Mapped[time]
+    ends: Mapped[time]
+    channel: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12), default="booked", index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    phone: Mapped[str] = mapped_column(String(11), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reminded_at: Mapped[datetime | None]
+
+    item: Mapped[ServiceItem] = relationship()
+    station: Mapped[Station] = relationship()
+    events: Mapped[list[BookingEvent]] = relationship(
+        back_populates="booking", cascade="all, delete-orphan", order_by="BookingEvent.id")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def pool(self) -> str:
+        return POOL_OF_CHANNEL[self.channel]
+
+
+class BookingEvent(db.Model):
+    """One step of a booking's timeline: who, when, from which state to which, and why."""
+
+    __tablename__ = "booking_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    booking: Mapped[Booking] = relationship(back_populates="events")
+
+
+HOME_VISIT_REASONS = ("elderly", "disabled", "ill", "other")
+HOME_VISIT_STATUSES = ("requested", "scheduled", "done", "cancelled")
+
+
+class HomeVisitRequest(db.Model):
+    """A request for 上门服务: the station's clerks schedule it (the desk work)."""
+
+    __tablename__ = "home_visit_requests"
+    __table_args__ = (
+        CheckConstraint(f"reason IN {HOME_VISIT_REASONS!r}", name="reason"),
+        CheckConstraint(f"status IN {HOME_VISIT_STATUSES!r}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("service_items.id"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    phone: Mapped[str] = mapped_column(String(11))
+    address: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(10))
+    preferred_days: Mapped[str] = mapped_column(String(200), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="requested")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[ServiceItem] = relationship()
+    station: Mapped[Station] = relationship()

@@ -1,0 +1,266 @@
+"""Booking, cancelling and moving, with the guarantees the portal promises.
+
+- No slot is overbooked: a place is taken by one conditional UPDATE of its `SlotUsage` row.
+- A double-submitted confirm makes one booking: the form's idempotency key is unique.
+- One person (phone number) holds at most MAX_OPEN_BOOKINGS open bookings (a counter row,
+  same technique) and at most one per item (a partial unique index).
+Every change is a `BookingEvent` and a message to the resident, in the same transaction.
+"""
+from __future__ import annotations
+
+import math
+import secrets
+import unicodedata
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal.booking.models import (POOL_OF_CHANNEL, Booking, BookingEvent, OpenBookingCount,
+                                   ServiceItem, SlotUsage)
+from portal.booking.slots import Slot, bookable_days, day_slots
+from portal.database import write_transaction
+from portal.extensions import db
+from portal.notifications import notify
+from portal.places.models import Station
+from portal.timeutil import utcnow
+
+REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed safely
+REF_LENGTH = 8  # 32^8 ≈ 10^12 codes: guessing one is hopeless under the look-up rate limit
+
+
+class BookingRefused(Exception):
+    """A booking rule said no; `message` is shown to the person, `code` is for code."""
+
+    def __init__(self, code: str, message):
+        super().__init__(code)
+        self.code, self.message = code, message
+
+
+def new_ref() -> str:
+    return "".join(secrets.choice(REF_ALPHABET) for _ in range(REF_LENGTH))
+
+
+def normalise_ref(raw: str | None) -> str:
+    """What people type: lower case, spaces, dashes, full-width letters."""
+    return "".join(unicodedata.normalize("NFKC", raw or "").split()).replace("-", "").upper()[:20]
+
+
+def taken(station_id: int, pool: str, first: date, last: date) -> dict[date, dict[time, int]]:
+    """Places taken per day and slot start, for one station and pool, in one query."""
+    rows = db.session.execute(select(SlotUsage.day, SlotUsage.starts, SlotUsage.taken).where(
+        SlotUsage.station_id == station_id, SlotUsage.pool == pool,
+        SlotUsage.day >= first, SlotUsage.day <= last))
+    result: dict[date, dict[time, int]] = defaultdict(dict)
+    for day, starts, count in rows:
+        result[day][starts] = count
+    return result
+
+
+def availability(station: Station, pool: str, now: datetime,
+                 days: list[date] | None = None) -> list[tuple[date, list[Slot]]]:
+    """Each bookable day with its slots (empty list: closed that day)."""
+    days = days or bookable_days(now.date())
+    usage = taken(station.id, pool, days[0], days[-1])
+    return [(d, day_slots(station, d, pool, usage.get(d, {}), now)) for d in days]
+
+
+def first_free(station: Station, pool: str, now: datetime) -> tuple[date, Slot] | None:
+    for day, slots in availability(station, pool, now):
+        for slot in slots:
+            if slot.left:
+                return day, slot
+    return None
+
+
+def distance_km(a: Station, b: Station) -> float:
+    """Great-circle distance; stations without coordinates sort last."""
+    if None in (a.latitude, a.longitude, b.latitude, b.longitude):
+        return math.inf
+    la1, lo1, la2, lo2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 6371 * 2 * math.asin(math.sqrt(h))
+
+
+def stations_by_nearness(stations: list[Station], home: Station | None) -> list[Station]:
+    """The home station first, then the others by distance from it (else in list order)."""
+    if home is None:
+        return list(stations)
+    return sorted(stations, key=lambda s: (s.id != home.id, distance_km(home, s), s.position))
+
+
+def _insert_ignore(model, **values) -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def _take_place(station: Station, day: date, starts: time, pool: str) -> bool:
+    _insert_ignore(SlotUsage, station_id=station.id, day=day, starts=starts, pool=pool, taken=0)
+    result = db.session.execute(update(SlotUsage).where(
+        SlotUsage.station_id == station.id, SlotUsage.day == day, SlotUsage.starts == starts,
+        SlotUsage.pool == pool, SlotUsage.taken < station.capacity(pool),
+    ).values(taken=SlotUsage.taken + 1))
+    return result.rowcount == 1
+
+
+def _release_place(booking: Booking) -> None:
+    db.session.execute(update(SlotUsage).where(
+        SlotUsage.station_id == booking.station_id, SlotUsage.day == booking.day,
+        SlotUsage.starts == booking.starts, SlotUsage.pool == booking.pool,
+        SlotUsage.taken > 0).values(taken=SlotUsage.taken - 1))
+
+
+def _hold_for(phone: str) -> bool:
+    _insert_ignore(OpenBookingCount, phone=phone, open_count=0)
+    result = db.session.execute(update(OpenBookingCount).where(
+        OpenBookingCount.phone == phone,
+        OpenBookingCount.open_count < current_app.config["MAX_OPEN_BOOKINGS"],
+    ).values(open_count=OpenBookingCount.open_count + 1))
+    return result.rowcount == 1
+
+
+def release_hold(phone: str) -> None:
+    """A booking left the open states (cancelled, completed, no-show …)."""
+    db.session.execute(update(OpenBookingCount).where(
+        OpenBookingCount.phone == phone, OpenBookingCount.open_count > 0,
+    ).values(open_count=OpenBookingCount.open_count - 1))
+
+
+def _check_slot(station: Station, day: date, starts: time, pool: str, now: datetime) -> time:
+    """The slot's end time, or BookingRefused when the station does not offer it."""
+    if not station.active:
+        raise BookingRefused("station_closed", _l("这个服务站暂停预约，请选择其他服务站。"))
+    for slot in day_slots(station, day, pool, {}, now):
+        if slot.starts == starts:
+            return slot.ends
+    raise BookingRefused("no_such_slot", _l("这个时段不能预约（已过去、不在开放时间或当天休息），请重新选择。"))
+
+
+def _existing(key: str | None) -> Booking | None:
+    return db.session.scalar(select(Booking).where(Booking.idempotency_key == key)) if key else None
+
+
+def book(*, item: ServiceItem, station: Station, day: date, starts: time, channel: str,
+         name: str, phone: str, user_id: int | None, idempotency_key: str | None,
+         now: datetime, actor_id: int | None = None) -> Booking:
+    """Book a place, or raise BookingRefused. Returns the earlier booking for a repeated key."""
+    if not item.active:
+        raise BookingRefused("item_inactive", _l("这个事项暂不接受预约。"))
+    pool = POOL_OF_CHANNEL[channel]
+    ends = _check_slot(station, day, starts, pool, now)
+    try:
+        with write_transaction():
+            if (earlier := _existing(idempotency_key)) is not None:
+                return earlier
+            if db.session.scalar(select(Booking.id).where(
+                    Booking.phone == phone, Booking.item_id == item.id, Booking.status.in_(
+                        ("booked", "checked_in", "accepted", "in_progress", "forwarded")))):
+                raise BookingRefused("same_item", _l("您已经预约了这个事项，可以在“我的”里查看或改期。"))
+            if not _hold_for(phone):
+                raise BookingRefused("too_many", _l(
+                    "每人最多同时保留%(n)d个未办结的预约。请先办结或取消一个。",
+                    n=current_app.config["MAX_OPEN_BOOKINGS"]))
+            if not _take_place(station, day, starts, pool):
+                raise BookingRefused("full", _l("这个时段刚刚约满了，请选择其他时段。"))
+            booking = Booking(ref=new_ref(), item=item, station=station, day=day, starts=starts,
+                              ends=ends, channel=channel, name=name, phone=phone,
+                              user_id=user_id, idempotency_key=idempotency_key)
+            db.session.add(booking)
+            _event(booking, "book", None, "booked", actor_id, channel)
+            _tell(booking, "booked", f"您已预约 {_when(booking)} 在{station.name}办理“{item.name}”，"
+                                     f"预约编号 {booking.ref}。请按办事指南带齐材料。")
+            db.session.commit()
+            return booking
+    except IntegrityError:
+        # A twin of this request (same key) or of this person (same item) won the race.
+        if (earlier := _existing(idempotency_key)) is not None:
+            return earlier
+        raise BookingRefused("same_item", _l("您已经预约了这个事项，可以在“我的”里查看或改期。")) from None
+
+
+def cutoff_passed(booking: Booking, now: datetime) -> bool:
+    minutes = current_app.config["BOOKING_CUTOFF_MINUTES"]
+    return datetime.combine(booking.day, booking.starts) - timedelta(minutes=minutes) < now
+
+
+def _check_changeable(booking: Booking, now: datetime) -> None:
+    if booking.status != "booked":
+        raise BookingRefused("not_changeable", _l("这个预约已经在办理或已结束，不能再取消或改期。"))
+    if cutoff_passed(booking, now):
+        raise BookingRefused("cutoff", _l(
+            "距预约时间已不足%(h)d小时，不能在网上取消或改期，请致电服务站。",
+            h=current_app.config["BOOKING_CUTOFF_MINUTES"] // 60))
+
+
+def cancel(booking: Booking, *, now: datetime, actor_id: int | None, note: str = "") -> None:
+    """Cancel a booked appointment before the cut-off; its place becomes free at once."""
+    _check_changeable(booking, now)
+    with write_transaction():
+        done = db.session.execute(update(Booking).where(
+            Booking.id == booking.id, Booking.status == "booked").values(status="cancelled"))
+        if done.rowcount != 1:  # cancelled meanwhile in another tab
+            raise BookingRefused("not_changeable", _l("这个预约已经取消或在办理中。"))
+        _release_place(booking)
+        release_hold(booking.phone)
+        db.session.refresh(booking)
+        _event(booking, "cancel", "booked", "cancelled", actor_id, note)
+        _tell(booking, "cancelled", f"您在{booking.station.name}{_when(booking)}办理“{booking.item.name}”"
+                                    f"的预约（{booking.ref}）已取消。")
+        db.session.commit()
+
+
+def move(booking: Booking, *, station: Station, day: date, starts: time, now: datetime,
+         actor_id: int | None) -> None:
+    """Move a booking to another slot (any station); the reference code stays the same."""
+    _check_changeable(booking, now)
+    if (station.id, day, starts) == (booking.station_id, booking.day, booking.starts):
+        raise BookingRefused("same_slot", _l("这就是您现在的预约时间。"))
+    ends = _check_slot(station, day, starts, booking.pool, now)
+    old = f"{booking.station.name} {_when(booking)}"
+    with write_transaction():
+        current = db.session.scalar(select(Booking.status).where(Booking.id == booking.id))
+        if current != "booked":
+            raise BookingRefused("not_changeable", _l("这个预约已经取消或在办理中。"))
+        if not _take_place(station, day, starts, booking.pool):
+            raise BookingRefused("full", _l("这个时段刚刚约满了，请选择其他时段。"))
+        _release_place(booking)
+        booking.station, booking.day, booking.starts, booking.ends = station, day, starts, ends
+        booking.reminded_at = None
+        _event(booking, "move", "booked", "booked", actor_id, f"{old} → {station.name} {_when(booking)}")
+        _tell(booking, "moved", f"您的预约（{booking.ref}）已改到 {_when(booking)}，{station.name}。")
+        db.session.commit()
+
+
+def _when(booking: Booking) -> str:
+    return f"{booking.day:%m月%d日} {booking.starts:%H:%M}"
+
+
+def _event(booking: Booking, action: str, from_status, to_status, actor_id, note="") -> None:
+    booking.events.append(BookingEvent(action=action, from_status=from_status,
+                                       to_status=to_status, actor_id=actor_id, note=note or ""))
+
+
+def _tell(booking: Booking, kind: str, body: str) -> None:
+    db.session.flush()
+    notify(phone=booking.phone, user_id=booking.user_id, kind=kind, body=body,
+           booking_id=booking.id)
+
+
+def send_reminders(day: date) -> int:
+    """Remind everyone booked on `day` (run the day before); each booking is reminded once."""
+    count = 0
+    for booking in db.session.scalars(select(Booking).where(and_(
+            Booking.day == day, Booking.status == "booked", Booking.reminded_at.is_(None)))):
+        _tell(booking, "reminder", f"提醒：明天 {booking.starts:%H:%M} 请到{booking.station.name}"
+                                   f"（{booking.station.address}）办理“{booking.item.name}”，"
+                                   f"预约编号 {booking.ref}。")
+        booking.reminded_at = utcnow()
+        count += 1
+    db.session.commit()
+    return count
