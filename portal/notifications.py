@@ -43,3 +43,8 @@ def notify(*, phone: str, user_id: int | None, kind: str, body: str,
         module, _, name = path.partition(":")
         getattr(import_module(module), name)(message)
     return message
+
+
+def messages_for(user_id: int, limit: int = 20) -> list[Message]:
+    return db.session.scalars(db.select(Message).where(Message.user_id == user_id)
+                              .order_by(Message.id.desc()).limit(limit)).all()

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import json
 
+import segno
+from babel.dates import format_skeleton
+
 from flask import current_app
 from flask_babel import get_locale
 
 from portal.accounts.models import ROLE_LABELS
+from portal.booking.models import HOME_VISIT_STATUS_LABELS, STATUS_LABELS
 from portal.accounts.validation import mask_id_card, mask_phone
 from portal.web import elder_mode, is_kiosk, kiosk_idle_seconds
 
@@ -29,7 +33,21 @@ HTMX_CONFIG = json.dumps({
 })
 
 
+def day_label(day) -> str:
+    """11月24日周二 / Tue, Nov 24: a day as people say it, in the page's language."""
+    return format_skeleton("MMMEd", day, locale=get_locale() or "zh")
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code as an SVG data: URI (allowed by the CSP's img-src, no inline markup)."""
+    return segno.make(text, error="m").svg_data_uri(scale=4, border=2)
+
+
 def register(app) -> None:
+    app.jinja_env.filters["day_label"] = day_label
+    app.jinja_env.filters["qr"] = qr_data_uri
+    app.jinja_env.filters["booking_status"] = lambda status: STATUS_LABELS.get(status, status)
+    app.jinja_env.filters["visit_status"] = lambda s: HOME_VISIT_STATUS_LABELS.get(s, s)
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["mask_id"] = mask_id_card
     app.jinja_env.filters["role_label"] = lambda role: ROLE_LABELS.get(role, role)

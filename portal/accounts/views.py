@@ -11,7 +11,9 @@ from portal.accounts import sessions, throttle
 from portal.accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
 from portal.accounts.models import User
 from portal.accounts.validation import password_problem
+from portal.booking import service as booking_service
 from portal.extensions import client_address, db, limiter
+from portal.notifications import messages_for
 from portal.places.models import Town, Village
 from portal.web import form_status, is_kiosk, render, safe_next
 
@@ -104,7 +106,10 @@ def logout():
 @login_required
 def me():
     """The resident's own page: account details (masked) and, later, bookings and more."""
-    return render("accounts/me.html", sessions_open=sessions.count_for(current_user))
+    current, earlier, visits = booking_service.of_user(current_user.id)
+    return render("accounts/me.html", sessions_open=sessions.count_for(current_user),
+                  current=current, earlier=earlier, visits=visits,
+                  messages=messages_for(current_user.id))
 
 
 @bp.route("/me/password", methods=["GET", "POST"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -13,6 +14,12 @@ from portal.timeutil import utcnow
 # Booking states (DESIGN.md §4). The desk work moves bookings through the later ones.
 STATUSES = ("booked", "checked_in", "accepted", "in_progress", "completed", "returned",
             "forwarded", "rejected", "cancelled", "no_show")
+STATUS_LABELS = {
+    "booked": _l("已预约"), "checked_in": _l("已签到"), "accepted": _l("已受理"),
+    "in_progress": _l("办理中"), "completed": _l("已办结"), "returned": _l("退回补正"),
+    "forwarded": _l("已转镇中心办理"), "rejected": _l("不予办理"), "cancelled": _l("已取消"),
+    "no_show": _l("未到场"),
+}
 # Still needing the resident or a clerk: these count against the per-person limits.
 OPEN_STATUSES = ("booked", "checked_in", "accepted", "in_progress", "forwarded")
 # Who asked: the web (phone or PC), the kiosk, a phone call to the station, a walk-in.
@@ -170,6 +177,8 @@ class BookingEvent(db.Model):
 
 HOME_VISIT_REASONS = ("elderly", "disabled", "ill", "other")
 HOME_VISIT_STATUSES = ("requested", "scheduled", "done", "cancelled")
+HOME_VISIT_STATUS_LABELS = {"requested": _l("已申请，等待服务站联系"), "scheduled": _l("已约定上门时间"),
+                            "done": _l("已上门办理"), "cancelled": _l("已取消")}
 
 
 class HomeVisitRequest(db.Model):

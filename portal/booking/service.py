@@ -252,6 +252,17 @@ def _tell(booking: Booking, kind: str, body: str) -> None:
            booking_id=booking.id)
 
 
+def of_user(user_id: int) -> tuple[list[Booking], list[Booking], list]:
+    """A resident's open bookings (soonest first), earlier ones, and home-visit requests."""
+    from portal.booking.models import HomeVisitRequest
+    bookings = db.session.scalars(select(Booking).where(Booking.user_id == user_id)
+                                  .order_by(Booking.day.desc(), Booking.starts.desc())).all()
+    visits = db.session.scalars(select(HomeVisitRequest).where(
+        HomeVisitRequest.user_id == user_id).order_by(HomeVisitRequest.id.desc())).all()
+    current = sorted((b for b in bookings if b.is_open), key=lambda b: (b.day, b.starts))
+    return current, [b for b in bookings if not b.is_open], visits
+
+
 def send_reminders(day: date) -> int:
     """Remind everyone booked on `day` (run the day before); each booking is reminded once."""
     count = 0

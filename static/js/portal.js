@@ -1,7 +1,8 @@
 /* Tongban: the little JavaScript the pages use. Everything works without it.
    - Kiosk idle reset: after data-idle-reset seconds without input, warn for the last 15 s,
      then post the reset form (clears the session server-side) and return to the kiosk home.
-   - Focus the error summary after a failed submit so screen readers announce it. */
+   - Focus the error summary after a failed submit so screen readers announce it.
+   - Print buttons ([data-print], hidden until this script shows them). */
 (function () {
   "use strict";
 
@@ -43,9 +44,17 @@
     }, 500);
   }
 
+  function printButtons() {
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusErrorSummary();
     kioskIdleReset();
+    printButtons();
   });
   document.addEventListener("htmx:afterSwap", focusErrorSummary);
 })();

@@ -1,0 +1,317 @@
+"""The catalogue, the service guide, the booking steps, and a booking's own pages.
+
+Steps are plain GET pages (bookmarkable, Back works): station → day → slot → check answers;
+only the confirm is a POST. `?move=REF` runs the same steps to move an existing booking.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.booking import access, service
+from portal.booking.forms import ConfirmForm, HomeVisitForm, LookupForm
+from portal.booking.models import POOL_OF_CHANNEL, Booking, HomeVisitRequest, ServiceCategory, ServiceItem
+from portal.booking.service import BookingRefused
+from portal.extensions import db, limiter
+from portal.notifications import notify
+from portal.places.models import Station
+from portal.timeutil import local_now
+from portal.web import form_status, is_kiosk, render
+
+bp = Blueprint("booking", __name__)
+
+
+# -- catalogue and guide ---------------------------------------------------------------------
+
+@bp.route("/services/")
+def catalogue():
+    """The "47+N" list by category, filtered by name with `?q=`."""
+    q = request.args.get("q", "").strip()[:50]
+    categories = db.session.scalars(select(ServiceCategory).order_by(ServiceCategory.position)).all()
+    groups = []
+    for category in categories:
+        items = [i for i in category.items if i.active and (not q or q in i.name or q == i.code)]
+        if items:
+            groups.append((category, items))
+    return render("booking/catalogue.html", partial="booking/_catalogue_results.html",
+                  groups=groups, q=q, count=sum(len(items) for _, items in groups))
+
+
+def _item(code: str) -> ServiceItem:
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == code[:20]))
+    if item is None or not item.active:
+        abort(404)
+    return item
+
+
+@bp.route("/services/<code>")
+def guide(code: str):
+    """The service guide (办事指南); printed, it is the one-time notice (一次性告知)."""
+    return render("booking/guide.html", item=_item(code))
+
+
+# -- the booking steps -----------------------------------------------------------------------
+
+def _channel() -> str:
+    return "kiosk" if is_kiosk() else "online"
+
+
+def _moving(item: ServiceItem) -> Booking | None:
+    """The booking being moved (`?move=REF`), if this browser may change it."""
+    ref = request.args.get("move")
+    if not ref:
+        return None
+    booking = db.session.scalar(select(Booking).where(Booking.ref == service.normalise_ref(ref)))
+    if not access.may_see(booking) or booking.item_id != item.id:
+        abort(404)
+    return booking
+
+
+def _actor() -> int | None:
+    return current_user.id if current_user.is_authenticated else None
+
+
+def _station(station_id: int, moving: Booking | None) -> Station:
+    """An active station of the resident's town (or of the booking being moved)."""
+    station = db.session.get(Station, station_id)
+    town = moving.station.town_id if moving else (home.town_id if (home := _home_station())
+                                                  else None)
+    if station is None or not station.active or (town and station.town_id != town):
+        abort(404)
+    return station
+
+
+def _home_station() -> Station | None:
+    if current_user.is_authenticated and current_user.village and current_user.village.station:
+        return current_user.village.station
+    return None
+
+
+def _town_stations(home: Station | None, moving: Booking | None) -> list[Station]:
+    town_id = (moving.station.town_id if moving else home.town_id if home else None)
+    query = select(Station).where(Station.active.is_(True)).order_by(Station.position)
+    if town_id:
+        query = query.where(Station.town_id == town_id)
+    return service.stations_by_nearness(db.session.scalars(query).all(), home)
+
+
+def _alternatives(stations: list[Station], pool: str, now: datetime, skip: Station | None,
+                  limit: int = 3) -> list[tuple[Station, date, object]]:
+    """The nearest stations (after `skip`) that still have a free slot, with the first one."""
+    found = []
+    for station in stations:
+        if skip is not None and station.id == skip.id:
+            continue
+        if (free := service.first_free(station, pool, now)) is not None:
+            found.append((station, *free))
+            if len(found) == limit:
+                break
+    return found
+
+
+@bp.route("/services/<code>/book")
+def choose_station(code: str):
+    """Step 1: the station. The resident's own village first, then the nearest."""
+    item, now = _item(code), local_now()
+    moving = _moving(item)
+    home = _home_station()
+    pool = POOL_OF_CHANNEL[_channel()]
+    rows = [(s, service.first_free(s, pool, now)) for s in _town_stations(home, moving)]
+    return render("booking/station.html", item=item, rows=rows, home=home, moving=moving)
+
+
+@bp.route("/services/<code>/book/<int:station_id>")
+def choose_day(code: str, station_id: int):
+    """Step 2: the day. Days with room are links; full and closed days are marked."""
+    item, now = _item(code), local_now()
+    moving = _moving(item)
+    station = _station(station_id, moving)
+    pool = POOL_OF_CHANNEL[_channel()]
+    days = service.availability(station, pool, now)
+    others = [] if any(s.left for _, slots in days for s in slots) else _alternatives(
+        _town_stations(station, moving), pool, now, skip=station)
+    return render("booking/day.html", item=item, station=station, days=days, others=others,
+                  moving=moving)
+
+
+def _parse_day(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(404)
+
+
+def _parse_time(raw: str):
+    try:
+        return datetime.strptime(raw, "%H%M").time()
+    except ValueError:
+        abort(404)
+
+
+@bp.route("/services/<code>/book/<int:station_id>/<day>")
+def choose_slot(code: str, station_id: int, day: str):
+    """Step 3: the time, with the places left in each slot."""
+    item, now = _item(code), local_now()
+    moving = _moving(item)
+    station = _station(station_id, moving)
+    the_day = _parse_day(day)
+    pool = POOL_OF_CHANNEL[_channel()]
+    (_day, slots), = service.availability(station, pool, now, days=[the_day])
+    later = None
+    if not any(s.left for s in slots):
+        later = service.first_free(station, pool, now)
+    return render("booking/slot.html", item=item, station=station, day=the_day, slots=slots,
+                  later=later, moving=moving)
+
+
+def _confirm_form(moving: Booking | None) -> ConfirmForm:
+    """Name and phone only when nobody is known: not for an account, not when moving."""
+    form = ConfirmForm()
+    if current_user.is_authenticated or moving:
+        del form.name
+        del form.phone
+    if not form.key.data:
+        form.key.data = secrets.token_urlsafe(24)
+    return form
+
+
+@bp.route("/services/<code>/book/<int:station_id>/<day>/<hhmm>", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+def check(code: str, station_id: int, day: str, hhmm: str):
+    """Step 4: check your answers, then confirm (the only POST of the flow)."""
+    item, now = _item(code), local_now()
+    moving = _moving(item)
+    station = _station(station_id, moving)
+    the_day, starts = _parse_day(day), _parse_time(hhmm)
+    form = _confirm_form(moving)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            if moving:
+                service.move(moving, station=station, day=the_day, starts=starts, now=now,
+                             actor_id=_actor())
+                flash(_("已改期，预约编号不变。"), "success")
+                return redirect(url_for("booking.status", ref=moving.ref))
+            booking = service.book(
+                item=item, station=station, day=the_day, starts=starts, channel=_channel(),
+                name=current_user.name if current_user.is_authenticated else form.name.data,
+                phone=current_user.phone if current_user.is_authenticated else form.phone.data,
+                user_id=_actor(), idempotency_key=form.key.data, now=now)
+        except BookingRefused as refused:
+            form.form_errors.append(refused.message)
+            status = 409
+        else:
+            access.grant(booking.ref)
+            return redirect(url_for("booking.confirmation", ref=booking.ref))
+    elif form.errors:
+        status = 422
+    pool = POOL_OF_CHANNEL[_channel()]
+    (_day, slots), = service.availability(station, pool, now, days=[the_day])
+    slot = next((s for s in slots if s.starts == starts), None)
+    if slot is None and status == 200:
+        abort(404)
+    return render("booking/check.html", item=item, station=station, day=the_day, starts=starts,
+                  slot=slot, form=form, moving=moving, status=status,
+                  later=service.first_free(station, pool, now) if status == 409 else None)
+
+
+# -- a booking's own pages -------------------------------------------------------------------
+
+def _visible(ref: str) -> Booking | None:
+    booking = db.session.scalar(select(Booking).where(Booking.ref == service.normalise_ref(ref)))
+    return booking if access.may_see(booking) else None
+
+
+def _lookup_page(ref: str, form: LookupForm | None = None, status: int = 404):
+    form = form or LookupForm(data={"ref": ref})
+    return render("booking/lookup.html", form=form, ref=ref, status=status)
+
+
+@bp.route("/bookings/", methods=["GET", "POST"])
+@bp.route("/bookings/<ref>", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def status(ref: str = ""):
+    """A booking's status and timeline, for its owner or whoever knows code + last 4 digits."""
+    if request.method == "GET" and ref and (booking := _visible(ref)) is not None:
+        return render("booking/status.html", booking=booking, now=local_now(),
+                      cutoff_passed=service.cutoff_passed(booking, local_now()))
+    form = LookupForm(data=None if request.method == "POST" else {"ref": ref})
+    if form.validate_on_submit():
+        wanted = service.normalise_ref(form.ref.data)
+        booking = db.session.scalar(select(Booking).where(Booking.ref == wanted))
+        if access.phone_matches(booking, form.phone4.data):
+            access.grant(booking.ref)
+            return redirect(url_for("booking.status", ref=booking.ref))
+        form.form_errors.append(_("预约编号或手机号后四位不正确，请核对后再试。"))
+    if not ref:
+        return render("booking/lookup.html", form=form, ref=ref,
+                      status=422 if form.errors else 200)
+    return _lookup_page(ref, form, status=422 if form.errors else 404)
+
+
+@bp.route("/bookings/<ref>/confirmation")
+def confirmation(ref: str):
+    """Right after booking: the code large, a QR code, where to go and what to bring."""
+    booking = _visible(ref) or abort(404)
+    return render("booking/confirmation.html", booking=booking)
+
+
+@bp.route("/bookings/<ref>/slip")
+def slip(ref: str):
+    """A slip for the kiosk printer (print view)."""
+    booking = _visible(ref) or abort(404)
+    return render("booking/slip.html", booking=booking)
+
+
+@bp.route("/bookings/<ref>/cancel", methods=["GET", "POST"])
+def cancel(ref: str):
+    """Ask once more, then cancel; the place is free again at once."""
+    booking = _visible(ref) or abort(404)
+    if request.method == "POST":  # CSRFProtect has checked the token already
+        try:
+            service.cancel(booking, now=local_now(), actor_id=_actor())
+        except BookingRefused as refused:
+            flash(refused.message, "error")
+        else:
+            flash(_("预约已取消。"), "success")
+        return redirect(url_for("booking.status", ref=booking.ref))
+    return render("booking/cancel.html", booking=booking)
+
+
+@bp.route("/services/<code>/home-visit", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def home_visit(code: str):
+    """Ask for a home visit (上门服务) for an item that offers it."""
+    item = _item(code)
+    if not item.home_visit:
+        abort(404)
+    home = _home_station()
+    stations = _town_stations(home, None)
+    form = HomeVisitForm()
+    form.station.choices = [(s.id, s.name) for s in stations]
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            form.name.data, form.phone.data = current_user.name, current_user.phone
+        if home:
+            form.station.data = home.id
+    if form.validate_on_submit():
+        station = next((s for s in stations if s.id == form.station.data), None)
+        if station is None:
+            form.station.errors.append(_("请选择服务站"))
+        else:
+            visit = HomeVisitRequest(
+                item=item, station=station, name=form.name.data, phone=form.phone.data,
+                user_id=_actor(), address=form.address.data, reason=form.reason.data,
+                preferred_days=form.preferred_days.data or "", note=form.note.data or "")
+            db.session.add(visit)
+            db.session.flush()
+            notify(phone=visit.phone, user_id=visit.user_id, kind="home_visit",
+                   body=f"已收到您的上门服务申请（{item.name}），{station.name}会电话联系您约定时间。")
+            db.session.commit()
+            return render("booking/home_visit_done.html", item=item, station=station)
+    return render("booking/home_visit.html", item=item, form=form, status=form_status(form))
