@@ -1,0 +1,218 @@
+"""No slot is ever overbooked: 50 simultaneous confirms at a slot with 2 places.
+
+In threads against SQLite and PostgreSQL (each thread its own app context and session), and
+once over HTTP against gunicorn with several worker processes.
+"""
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.booking import service
+from portal.booking.models import Booking, OpenBookingCount, ServiceItem, SlotUsage
+from portal.extensions import db
+from portal.places.models import Station
+from portal.timeutil import local_now
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIRMS = 50
+PLACES = 2
+
+
+@pytest.fixture
+def wide_app(tmp_path, database_url):
+    """The app with a connection pool large enough for every thread at once."""
+    from tests.conftest import make_app
+    app = make_app(tmp_path, database_url,
+                   SQLALCHEMY_ENGINE_OPTIONS={"pool_size": CONFIRMS + 5, "max_overflow": 0})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def quiet_station(town) -> Station:
+    """A station with no demo bookings, two web places per slot."""
+    station = town.villages[10].station
+    station.capacity_online = PLACES
+    db.session.commit()
+    return station
+
+
+def test_fifty_threads_two_places(app, wide_app, town):
+    app = wide_app
+    station = quiet_station(town)
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-002"))
+    now = local_now() + timedelta(days=1)
+    day, slot = service.first_free(station, "online", now)
+    ids = (item.id, station.id)
+    barrier = threading.Barrier(CONFIRMS)
+    outcomes: list[str] = []
+
+    def confirm(n: int) -> None:
+        with app.app_context():
+            the_item, the_station = db.session.get(ServiceItem, ids[0]), db.session.get(Station, ids[1])
+            barrier.wait(timeout=60)
+            try:
+                service.book(item=the_item, station=the_station, day=day, starts=slot.starts,
+                             channel="online", name=f"并发{n}", phone=f"1360000{n:04d}",
+                             user_id=None, idempotency_key=f"key-{n}", now=now)
+                outcomes.append("booked")
+            except service.BookingRefused as refused:
+                outcomes.append(refused.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=confirm, args=(n,)) for n in range(CONFIRMS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    db.session.commit()  # end this thread's read snapshot before looking
+    assert sorted(set(outcomes)) == ["booked", "full"] and len(outcomes) == CONFIRMS
+    assert outcomes.count("booked") == PLACES
+    booked = db.session.scalar(select(func.count()).select_from(Booking).where(
+        Booking.station_id == station.id, Booking.day == day, Booking.starts == slot.starts))
+    usage = db.session.scalar(select(SlotUsage.taken).where(
+        SlotUsage.station_id == station.id, SlotUsage.day == day,
+        SlotUsage.starts == slot.starts, SlotUsage.pool == "online"))
+    assert booked == usage == PLACES
+    # The refused ones hold nothing against their personal limit.
+    assert db.session.scalar(select(func.sum(OpenBookingCount.open_count)).where(
+        OpenBookingCount.phone.like("1360000%"))) == PLACES
+
+
+def test_one_person_racing_for_the_same_item_gets_one_booking(app, wide_app, town):
+    app = wide_app
+    station = quiet_station(town)
+    station.capacity_online = 20
+    db.session.commit()
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-003"))
+    now = local_now() + timedelta(days=1)
+    day, slot = service.first_free(station, "online", now)
+    barrier = threading.Barrier(10)
+    outcomes = []
+
+    def confirm(n):
+        with app.app_context():
+            the_item, the_station = db.session.get(ServiceItem, item.id), db.session.get(Station, station.id)
+            barrier.wait(timeout=60)
+            try:
+                service.book(item=the_item, station=the_station, day=day, starts=slot.starts,
+                             channel="online", name="同一人", phone="13600009999", user_id=None,
+                             idempotency_key=f"same-{n}", now=now)
+                outcomes.append("booked")
+            except service.BookingRefused as refused:
+                outcomes.append(refused.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=confirm, args=(n,)) for n in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    db.session.commit()
+    assert outcomes.count("booked") == 1 and len(outcomes) == 10
+    assert db.session.scalar(select(OpenBookingCount.open_count).where(
+        OpenBookingCount.phone == "13600009999")) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Browser:
+    """A minimal HTTP client with its own cookie jar (one per simulated person)."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect())
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base + path, timeout=30) as response:
+            return response.read().decode()
+
+    def post(self, path: str, data: dict) -> int:
+        body = urllib.parse.urlencode(data).encode()
+        try:
+            with self.opener.open(self.base + path, data=body, timeout=60) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="gunicorn needs a POSIX system")
+def test_fifty_confirms_over_http_against_gunicorn_workers(app, database_url, tmp_path, town):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the HTTP run uses SQLite (threads above cover PostgreSQL)")
+    station = quiet_station(town)
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-004"))
+    day, slot = service.first_free(station, "online", local_now() + timedelta(days=1))
+    db.session.remove()
+    port = _free_port()
+    factory = ("portal:create_app({'SECRET_KEY': 'gunicorn-test', 'RATELIMIT_ENABLED': False, "
+               "'SESSION_COOKIE_SECURE': False, "
+               f"'PORTAL_DATA_DIR': {str(tmp_path)!r}, 'DATABASE_URL': {database_url!r}}})")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-w", "3", "--threads", "4",
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", factory],
+        cwd=ROOT, env={**os.environ, "PORTAL_DATA_DIR": str(tmp_path)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        path = f"/services/{item.code}/book/{station.id}/{day.isoformat()}/{slot.starts:%H%M}"
+        people = [Browser(base) for _ in range(CONFIRMS)]
+        forms = []
+        for person in people:
+            html = person.get(path)
+            forms.append({name: re.search(rf'name="{name}"[^>]*value="([^"]*)"', html).group(1)
+                          for name in ("csrf_token", "key")})
+        barrier = threading.Barrier(CONFIRMS)
+        codes = [0] * CONFIRMS
+
+        def confirm(n):
+            barrier.wait(timeout=60)
+            codes[n] = people[n].post(path, {**forms[n], "name": f"网{n}",
+                                             "phone": f"1350000{n:04d}"})
+
+        threads = [threading.Thread(target=confirm, args=(n,)) for n in range(CONFIRMS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert sorted(codes).count(302) == PLACES and codes.count(409) == CONFIRMS - PLACES, codes
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Booking).where(
+            Booking.station_id == station.id, Booking.day == day,
+            Booking.starts == slot.starts)) == PLACES
