@@ -13,6 +13,20 @@ from portal.places.models import Station
 
 seed_cli = AppGroup("seed", help="Load data.")
 users_cli = AppGroup("users", help="Manage accounts.")
+bookings_cli = AppGroup("bookings", help="Booking jobs.")
+
+
+@bookings_cli.command("remind")
+@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Whose bookings to remind (default: tomorrow). Run daily, e.g. from cron.")
+def remind(day):
+    """Send the day-before reminders (each booking is reminded once)."""
+    from datetime import timedelta
+
+    from portal.booking.service import send_reminders
+    from portal.timeutil import local_today
+    target = day.date() if day else local_today() + timedelta(days=1)
+    click.echo(f"reminded {send_reminders(target)} bookings for {target.isoformat()}")
 
 
 @seed_cli.command("demo")
@@ -74,3 +88,4 @@ def set_password(phone, password):
 def register(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(bookings_cli)

@@ -18,7 +18,8 @@ def admin(auth, town):
 
 def hours_data(station, **overrides):
     data = {"name": station.name, "address": station.address, "phone": station.phone,
-            "active": "y"}
+            "active": "y", "slot_minutes": "30", "capacity_online": "2", "capacity_phone": "1",
+            "capacity_walkin": "1"}
     for day in range(7):
         am, pm = (("08:30", "12:00"), ("14:00", "17:30")) if day < 5 else (("", ""), ("", ""))
         data |= {f"hours-{day}-am_opens": am[0], f"hours-{day}-am_closes": am[1],
@@ -48,6 +49,9 @@ def test_admin_sets_weekly_hours_and_it_is_audited(client, forms, admin, town, p
     ({"hours-0-pm_opens": "11:00"}, "不能重叠"),
     ({"hours-0-am_opens": "25:99"}, "不是有效的时间"),
     ({"address": ""}, "请输入地址"),
+    ({"slot_minutes": "2"}, "5到240"),
+    ({"capacity_online": "-1"}, "0到50"),
+    ({"capacity_phone": "many"}, "人数"),
 ])
 def test_bad_hours_are_refused_and_nothing_changes(client, forms, admin, town, page,
                                                    overrides, words):
@@ -118,3 +122,13 @@ def test_a_new_town_gets_its_service_centre(client, forms, admin, town):
     forms.post("/admin/towns/new", {"name": "新河镇", "code": "xinhe"})
     new = db.session.scalar(select(Town).where(Town.code == "xinhe"))
     assert [(s.kind, s.name) for s in new.stations] == [("centre", "新河镇政务服务中心")]
+
+
+def test_admin_sets_capacity_by_channel(client, forms, admin, town):
+    station = town.stations[2]
+    response = forms.post(f"/admin/stations/{station.id}", hours_data(
+        station, slot_minutes="20", capacity_online="3", capacity_phone="2", capacity_walkin="0"))
+    assert response.status_code == 302
+    db.session.refresh(station)
+    assert (station.slot_minutes, station.capacity("online"), station.capacity("phone"),
+            station.capacity("walkin")) == (20, 3, 2, 0)

@@ -263,3 +263,29 @@ def test_home_visit_request_is_stored_for_the_station(client, auth, town, page, 
     assert visit.station == town.villages[4].station and visit.user_id == user.id
     not_offered = db.session.scalar(select(ServiceItem).where(ServiceItem.home_visit.is_(False)))
     assert client.get(f"/services/{not_offered.code}/home-visit").status_code == 404
+
+
+def test_reminders_go_out_once_the_day_before(runner, town, item):
+    booking = book_one(town, item, phone="13977778888")
+    day = booking.day.isoformat()
+    first = runner.invoke(args=["bookings", "remind", "--day", day])
+    assert first.exit_code == 0 and "reminded" in first.output
+    reminders = db.session.scalars(select(Message).where(
+        Message.kind == "reminder", Message.phone == "13977778888")).all()
+    assert len(reminders) == 1 and booking.ref in reminders[0].body
+    runner.invoke(args=["bookings", "remind", "--day", day])
+    assert db.session.scalar(select(func.count()).select_from(Message).where(
+        Message.kind == "reminder", Message.phone == "13977778888")) == 1
+
+
+def test_notifications_reach_configured_senders(app, town, item):
+    app.config["NOTIFICATION_SENDERS"] = ("tests.test_booking_flow:collect",)
+    book_one(town, item, phone="13977779999")
+    sent = [m.body for m in app.extensions.get("test_sent", [])]
+    assert len(sent) == 1 and "您已预约" in sent[0]
+
+
+def collect(message):
+    """A stand-in SMS sender: keeps what it was given on the app."""
+    from flask import current_app
+    current_app.extensions.setdefault("test_sent", []).append(message)

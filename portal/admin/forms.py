@@ -10,10 +10,12 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    IntegerField,
     StringField,
     TimeField,
 )
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional,
+                                Regexp, ValidationError)
 
 from portal.places.hours import overlapping
 from portal.timeutil import local_today
@@ -79,6 +81,15 @@ class StationForm(FlaskForm):
         DataRequired(_l("请输入地址，方便群众找到")), Length(max=200)])
     phone = StringField(_l("电话"), filters=[_strip], validators=[Length(max=40)])
     active = BooleanField(_l("正在服务（取消勾选则暂停预约）"))
+    slot_minutes = IntegerField(_l("每个时段的分钟数"), validators=[
+        InputRequired(_l("请填写时段长度")),
+        NumberRange(5, 240, message=_l("时段长度在5到240分钟之间"))])
+    capacity_online = IntegerField(_l("每个时段网上和自助终端可约人数"), validators=[
+        InputRequired(_l("请填写人数")), NumberRange(0, 50, message=_l("人数在0到50之间"))])
+    capacity_phone = IntegerField(_l("每个时段电话预约人数"), validators=[
+        InputRequired(_l("请填写人数")), NumberRange(0, 50, message=_l("人数在0到50之间"))])
+    capacity_walkin = IntegerField(_l("每个时段留给现场来办的人数"), validators=[
+        InputRequired(_l("请填写人数")), NumberRange(0, 50, message=_l("人数在0到50之间"))])
     hours = FieldList(FormField(DayHours), min_entries=7, max_entries=7)
 
 

@@ -118,11 +118,17 @@ def station(station_id: int):
         before = {"hours": [[f"{a:%H:%M}-{b:%H:%M}" for a, b in d] for d in weekly(station)]}
         station.name, station.address = form.name.data, form.address.data
         station.phone, station.active = form.phone.data, form.active.data
+        station.slot_minutes = form.slot_minutes.data
+        station.capacity_online = form.capacity_online.data
+        station.capacity_phone = form.capacity_phone.data
+        station.capacity_walkin = form.capacity_walkin.data
         station.periods = [OpeningPeriod(weekday=day, opens=a, closes=b)
                            for day, entry in enumerate(form.hours.entries)
                            for a, b in entry.form.periods()]
         return _saved(station, "station.saved", url_for("admin.station", station_id=station.id),
-                      active=station.active, **before)
+                      active=station.active, slot_minutes=station.slot_minutes,
+                      capacity=[station.capacity_online, station.capacity_phone,
+                                station.capacity_walkin], **before)
     return render("admin/station.html", form=form, station=station,
                   closed_form=ClosedDayForm(prefix="closed"), weekday_names=WEEKDAY_NAMES,
                   today=local_today(), status=form_status(form))
