@@ -193,3 +193,70 @@ def test_kiosk_clears_the_session_after_idle_time(kiosk):
     assert "张秀兰" not in kiosk.content()
     kiosk.goto("/me/")
     assert "/login" in kiosk.url
+
+
+def test_resident_books_at_another_village_on_a_phone(phone):
+    phone.goto("/login")
+    phone.get_by_label("手机号码").fill("13800000002")
+    phone.get_by_label("密码").fill("demo-2026")
+    phone.get_by_role("button", name="登录").click()
+    phone.wait_for_url(re.compile(r"/me/$"))
+    phone.goto("/services/")
+    phone.get_by_label("按名称查找事项").fill("高龄")
+    phone.wait_for_url(re.compile(r"q="))  # live filter pushed the URL
+    phone.locator(".item-list a").first.click()
+    phone.get_by_role("link", name="预约办理").click()
+    choices = phone.locator(".choice-list a.choice")
+    assert "西河村" in choices.first.inner_text()  # the resident's own village first
+    shot(phone, "book-station-375")
+    choices.nth(3).click()  # another village
+    station_name = phone.locator(".caption").inner_text()
+    phone.locator(".day-list a.choice").first.click()
+    shot(phone, "book-slot-375")
+    phone.locator(".slot-grid a.choice").first.click()
+    assert phone.locator("#name").count() == 0  # booked under the account
+    phone.get_by_role("button", name="确认预约").click()
+    phone.wait_for_url(re.compile(r"/confirmation$"))
+    ref = phone.locator(".ref").inner_text().strip()
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{8}", ref)
+    assert phone.locator("img.qr").is_visible()
+    shot(phone, "book-confirmation-375")
+    assert "西河村" not in station_name.split("·")[1]
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    phone.goto("/me/")
+    assert ref in phone.locator("main").inner_text()
+
+
+def test_walk_in_books_at_the_kiosk_prints_a_slip_and_looks_it_up(kiosk, browser, server):
+    kiosk.add_init_script("window.print = () => { window.__printed = true; };")
+    kiosk.goto("/kiosk/")
+    kiosk.locator(".kiosk-tile", has_text="预约办事").click()
+    kiosk.locator(".item-list a").first.click()
+    kiosk.get_by_role("link", name="预约办理").click()
+    kiosk.locator(".choice-list a.choice").first.click()
+    kiosk.locator(".day-list a.choice").first.click()
+    kiosk.locator(".slot-grid a.choice").first.click()
+    kiosk.get_by_label("姓名").fill("路过的王大爷")
+    kiosk.get_by_label("手机号码").fill("137 1234 5678")
+    kiosk.get_by_role("button", name="确认预约").click()
+    kiosk.wait_for_url(re.compile(r"/confirmation$"))
+    ref = kiosk.locator(".ref").inner_text().strip()
+    shot(kiosk, "kiosk-confirmation-1080")
+    kiosk.get_by_role("link", name="打印预约单").click()
+    kiosk.get_by_role("button", name="打印").click()
+    assert kiosk.evaluate("window.__printed === true")
+    kiosk.emulate_media(media="print")
+    shot(kiosk, "kiosk-slip-print-1080")
+    kiosk.emulate_media(media="screen")
+    assert kiosk.locator(".site-header").is_visible()
+    # Someone else, on another device, looks it up by code and the last four digits.
+    other = browser.new_context(viewport=PHONE, base_url=server, locale="zh-CN").new_page()
+    other.goto("/bookings/")
+    other.get_by_label("预约编号").fill(ref.lower())
+    other.get_by_label("预约手机号码的后四位").fill("5678")
+    other.get_by_role("button", name="查询").click()
+    other.wait_for_url(re.compile(rf"/bookings/{ref}$"))
+    assert "已预约" in other.locator(".status").inner_text()
+    assert "137****5678" in other.locator("main").inner_text()
+    shot(other, "booking-status-375")
+    other.context.close()
