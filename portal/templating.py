@@ -1,17 +1,17 @@
-"""Template globals: preferences, masking filters, the current year, kiosk settings."""
+"""Template helpers: globals (preferences, kiosk), filters (masks, days, QR codes), gettext."""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 import segno
 from babel.dates import format_skeleton
-
-from flask import current_app
-from flask_babel import get_locale
+from flask import current_app, g
+from flask_babel import get_locale, get_translations
 
 from portal.accounts.models import ROLE_LABELS
-from portal.booking.models import HOME_VISIT_STATUS_LABELS, STATUS_LABELS
 from portal.accounts.validation import mask_id_card, mask_phone
+from portal.booking.models import HOME_VISIT_STATUS_LABELS, STATUS_LABELS
 from portal.web import elder_mode, is_kiosk, kiosk_idle_seconds
 
 # htmx 2.0 settings for a strict CSP and shared kiosks (see static/vendor/README.md).
@@ -35,7 +35,12 @@ HTMX_CONFIG = json.dumps({
 
 def day_label(day) -> str:
     """11月24日周二 / Tue, Nov 24: a day as people say it, in the page's language."""
-    return format_skeleton("MMMEd", day, locale=get_locale() or "zh")
+    return _day_label(day, str(get_locale() or "zh"))
+
+
+@lru_cache(maxsize=4096)
+def _day_label(day, locale: str) -> str:  # Babel's formatting is slow; days repeat a lot
+    return format_skeleton("MMMEd", day, locale=locale)
 
 
 def qr_data_uri(text: str) -> str:
@@ -43,7 +48,26 @@ def qr_data_uri(text: str) -> str:
     return segno.make(text, error="m").svg_data_uri(scale=4, border=2)
 
 
+def _translations():
+    """This request's catalogue, looked up once (Flask-Babel looks it up on every call)."""
+    try:
+        return g.tb_translations
+    except AttributeError:
+        g.tb_translations = get_translations()
+        return g.tb_translations
+
+
+def install_fast_gettext(app) -> None:
+    """Templates call gettext dozens of times per page: give Jinja the cached catalogue."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
+    )
+
+
 def register(app) -> None:
+    install_fast_gettext(app)
     app.jinja_env.filters["day_label"] = day_label
     app.jinja_env.filters["qr"] = qr_data_uri
     app.jinja_env.filters["booking_status"] = lambda status: STATUS_LABELS.get(status, status)

@@ -108,7 +108,7 @@ def upgrade():
     )
     with op.batch_alter_table('bookings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_bookings_item_id'), ['item_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_bookings_phone'), ['phone'], unique=False)
+        batch_op.create_index('ix_bookings_phone_item', ['phone', 'item_id'], unique=False)
         batch_op.create_index('ix_bookings_station_day', ['station_id', 'day'], unique=False)
         batch_op.create_index(batch_op.f('ix_bookings_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_bookings_user_id'), ['user_id'], unique=False)
@@ -222,7 +222,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_bookings_user_id'))
         batch_op.drop_index(batch_op.f('ix_bookings_status'))
         batch_op.drop_index('ix_bookings_station_day')
-        batch_op.drop_index(batch_op.f('ix_bookings_phone'))
+        batch_op.drop_index('ix_bookings_phone_item')
         batch_op.drop_index(batch_op.f('ix_bookings_item_id'))
 
     op.drop_table('bookings')

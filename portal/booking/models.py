@@ -126,6 +126,8 @@ class Booking(db.Model):
         Index("uq_bookings_open_item_per_phone", "phone", "item_id", unique=True,
               sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL)),
         Index("ix_bookings_station_day", "station_id", "day"),
+        # The per-person checks look bookings up by phone and item (and the phone alone).
+        Index("ix_bookings_phone_item", "phone", "item_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,7 +141,7 @@ class Booking(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="booked", index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     name: Mapped[str] = mapped_column(String(40))
-    phone: Mapped[str] = mapped_column(String(11), index=True)
+    phone: Mapped[str] = mapped_column(String(11))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     reminded_at: Mapped[datetime | None]

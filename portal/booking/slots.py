@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from portal.places.hours import Period, periods_on
+from portal.places.hours import Period, Week
 
 BOOKING_HORIZON_DAYS = 14
 MIN_LEAD = timedelta(minutes=30)  # online bookings start at least this far ahead
@@ -41,16 +41,18 @@ def slot_times(periods: list[Period], minutes: int) -> list[tuple[time, time]]:
 
 
 def day_slots(station, day: date, pool: str, taken: Mapping[time, int],
-              now: datetime | None = None) -> list[Slot]:
+              now: datetime | None = None, week: Week | None = None) -> list[Slot]:
     """The station's slots on `day` for one capacity pool, with places taken and left.
 
     Slots that start before `now + MIN_LEAD` are left out (pass `now` as local time).
+    Pass `week` (Week.of(station)) when asking about many days.
     """
     capacity = station.capacity(pool)
     earliest = (now + MIN_LEAD) if now else None
+    periods = (week or Week.of(station)).periods_on(day)
     return [
         Slot(a, b, capacity, taken.get(a, 0))
-        for a, b in slot_times(periods_on(station, day), station.slot_minutes)
+        for a, b in slot_times(periods, station.slot_minutes)
         if earliest is None or datetime.combine(day, a) >= earliest
     ]
 

@@ -132,8 +132,9 @@ def choose_day(code: str, station_id: int):
     moving = _moving(item)
     station = _station(station_id, moving)
     pool = POOL_OF_CHANNEL[_channel()]
-    days = service.availability(station, pool, now)
-    others = [] if any(s.left for _, slots in days for s in slots) else _alternatives(
+    days = [(day, bool(slots), sum(s.left for s in slots))
+            for day, slots in service.availability(station, pool, now)]
+    others = [] if any(left for _, _open, left in days) else _alternatives(
         _town_stations(station, moving), pool, now, skip=station)
     return render("booking/day.html", item=item, station=station, days=days, others=others,
                   moving=moving)

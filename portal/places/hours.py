@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, time
 
 Period = tuple[time, time]
@@ -13,11 +14,28 @@ def overlapping(periods: Iterable[Period]) -> bool:
     return any(a[1] > b[0] for a, b in zip(ordered, ordered[1:]))
 
 
+@dataclass(frozen=True)
+class Week:
+    """A station's opening rules read once, to ask about many days cheaply."""
+
+    active: bool
+    closed: frozenset[date]
+    days: tuple[tuple[Period, ...], ...]  # Monday first
+
+    @classmethod
+    def of(cls, station) -> Week:
+        return cls(station.active, frozenset(c.day for c in station.closed_days),
+                   tuple(tuple(day) for day in weekly(station)))
+
+    def periods_on(self, day: date) -> list[Period]:
+        if not self.active or day in self.closed:
+            return []
+        return list(self.days[day.weekday()])
+
+
 def periods_on(station, day: date) -> list[Period]:
     """The station's opening periods on `day`: none when inactive or on a closed day."""
-    if not station.active or any(c.day == day for c in station.closed_days):
-        return []
-    return [(p.opens, p.closes) for p in station.periods if p.weekday == day.weekday()]
+    return Week.of(station).periods_on(day)
 
 
 def weekly(station) -> list[list[Period]]:
