@@ -49,11 +49,12 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts
     from portal.admin.views import bp as admin
     from portal.booking.views import bp as booking
+    from portal.desk.views import bp as desk
     from portal.kiosk.views import bp as kiosk
     from portal.kiosk.views import enforce_idle_reset
     from portal.main.views import bp as main
 
-    for blueprint in (main, accounts, kiosk, admin, booking):
+    for blueprint in (main, accounts, kiosk, admin, booking, desk):
         app.register_blueprint(blueprint)
     enforce_idle_reset(app)
 

@@ -11,6 +11,7 @@ from flask_babel import get_locale, get_translations
 
 from portal.accounts.models import ROLE_LABELS
 from portal.accounts.validation import mask_id_card, mask_phone
+from portal.booking.forms import REASON_LABELS
 from portal.booking.models import HOME_VISIT_STATUS_LABELS, STATUS_LABELS
 from portal.web import elder_mode, is_kiosk, kiosk_idle_seconds
 
@@ -72,6 +73,7 @@ def register(app) -> None:
     app.jinja_env.filters["qr"] = qr_data_uri
     app.jinja_env.filters["booking_status"] = lambda status: STATUS_LABELS.get(status, status)
     app.jinja_env.filters["visit_status"] = lambda s: HOME_VISIT_STATUS_LABELS.get(s, s)
+    app.jinja_env.filters["visit_reason"] = lambda r: REASON_LABELS.get(r, r)
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["mask_id"] = mask_id_card
     app.jinja_env.filters["role_label"] = lambda role: ROLE_LABELS.get(role, role)

@@ -289,3 +289,21 @@ def collect(message):
     """A stand-in SMS sender: keeps what it was given on the app."""
     from flask import current_app
     current_app.extensions.setdefault("test_sent", []).append(message)
+
+
+def test_clerks_see_their_own_stations_home_visits_only(app, town, client, auth, page):
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.home_visit.is_(True)))
+    mine, other = town.villages[0].station, town.villages[1].station
+    for station, name in ((mine, "本站老人"), (other, "外站老人")):
+        db.session.add(HomeVisitRequest(item=item, station=station, name=name,
+                                        phone="13912340000", address="某村", reason="elderly"))
+    db.session.commit()
+    auth.login(role="clerk", station=mine)
+    p = page(client.get("/desk/home-visits"))
+    assert "本站老人" in p.text() and "外站老人" not in p.text()
+    assert "139****0000" in p.text() and "13912340000" not in p.text()
+    staff = app.test_client()
+    auth.client, auth.forms = staff, type(auth.forms)(staff)
+    auth.login(role="town_staff")
+    both = page(staff.get("/desk/home-visits"))
+    assert "本站老人" in both.text() and "外站老人" in both.text()
