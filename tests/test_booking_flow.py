@@ -307,3 +307,16 @@ def test_clerks_see_their_own_stations_home_visits_only(app, town, client, auth,
     auth.login(role="town_staff")
     both = page(staff.get("/desk/home-visits"))
     assert "本站老人" in both.text() and "外站老人" in both.text()
+
+
+def test_a_station_of_another_town_is_refused(client, auth, town, item):
+    from portal.places.models import Station, Town
+    other_town = Town(code="elsewhere", name="别的镇")
+    far = Station(town=other_town, kind="centre", name="别的镇中心")
+    db.session.add_all([other_town, far])
+    user = auth.login(phone="13911112222")
+    user.village = town.villages[0]
+    db.session.commit()
+    assert client.get(f"/services/{item.code}/book/{far.id}").status_code == 404
+    stations = client.get(f"/services/{item.code}/book").get_data(as_text=True)
+    assert "别的镇中心" not in stations

@@ -260,3 +260,20 @@ def test_walk_in_books_at_the_kiosk_prints_a_slip_and_looks_it_up(kiosk, browser
     assert "137****5678" in other.locator("main").inner_text()
     shot(other, "booking-status-375")
     other.context.close()
+
+
+def test_every_service_guide_prints_on_one_a4_page(browser, server):
+    """The printed guide is the one-time notice (一次性告知): one sheet of A4."""
+    import json
+
+    from portal.booking.catalogue import DEMO_CATALOGUE
+    page = browser.new_page(base_url=server)
+    too_long = []
+    for item in json.loads(DEMO_CATALOGUE.read_text(encoding="utf-8"))["items"]:
+        page.goto(f"/services/{item['code']}")
+        pdf = page.pdf(format="A4", margin={"top": "12mm", "bottom": "12mm",
+                                            "left": "12mm", "right": "12mm"})
+        if len(re.findall(rb"/Type\s*/Page[^s]", pdf)) != 1:
+            too_long.append(item["code"])
+    page.close()
+    assert too_long == []
