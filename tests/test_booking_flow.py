@@ -320,3 +320,21 @@ def test_a_station_of_another_town_is_refused(client, auth, town, item):
     assert client.get(f"/services/{item.code}/book/{far.id}").status_code == 404
     stations = client.get(f"/services/{item.code}/book").get_data(as_text=True)
     assert "别的镇中心" not in stations
+
+
+def test_with_several_towns_anonymous_visitors_choose_the_town_first(client, town, item, page):
+    from portal.places.models import Station, Town
+    other = Town(code="second", name="第二镇")
+    db.session.add_all([other, Station(town=other, kind="centre", name="第二镇中心")])
+    db.session.commit()
+    p = page(client.get(f"/services/{item.code}/book"))
+    assert [a.get_text(strip=True) for a in p.soup.select(".choice-list a")] == [town.name, "第二镇"]
+    second = page(client.get(f"/services/{item.code}/book?town={other.id}"))
+    assert "第二镇中心" in second.text() and town.villages[0].name not in second.text()
+    assert client.get(f"/services/{item.code}/book?town=99999").status_code == 404
+
+
+def test_anonymous_home_visit_offers_every_station(client, town, page):
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.home_visit.is_(True)))
+    p = page(client.get(f"/services/{item.code}/home-visit"))
+    assert len(p.soup.select("#station option")) == len(town.stations)

@@ -19,7 +19,7 @@ from portal.booking.models import POOL_OF_CHANNEL, Booking, HomeVisitRequest, Se
 from portal.booking.service import BookingRefused
 from portal.extensions import db, limiter
 from portal.notifications import notify
-from portal.places.models import Station
+from portal.places.models import Station, Town
 from portal.timeutil import local_now
 from portal.web import form_status, is_kiosk, render
 
@@ -92,12 +92,16 @@ def _home_station() -> Station | None:
     return None
 
 
-def _town_stations(home: Station | None, moving: Booking | None) -> list[Station]:
-    town_id = (moving.station.town_id if moving else home.town_id if home else None)
-    query = select(Station).where(Station.active.is_(True)).order_by(Station.position)
-    if town_id:
+def _town_stations(home: Station | None, moving: Booking | None,
+                   town_id: int | None = None) -> list[Station]:
+    """Active stations of one town (the booking's, the resident's, or the one chosen),
+    or of every town when none is known."""
+    town_id = moving.station.town_id if moving else home.town_id if home else town_id
+    query = select(Station).where(Station.active.is_(True))
+    if town_id is not None:
         query = query.where(Station.town_id == town_id)
-    return service.stations_by_nearness(db.session.scalars(query).all(), home)
+    return service.stations_by_nearness(
+        db.session.scalars(query.order_by(Station.position)).all(), home)
 
 
 def _alternatives(stations: list[Station], pool: str, now: datetime, skip: Station | None,
@@ -120,8 +124,16 @@ def choose_station(code: str):
     item, now = _item(code), local_now()
     moving = _moving(item)
     home = _home_station()
+    town_id = request.args.get("town", type=int)
+    if not (home or moving or town_id):
+        towns = db.session.scalars(select(Town).order_by(Town.id)).all()
+        if len(towns) > 1:  # a county-wide portal: which town first (one page, no query each)
+            return render("booking/town.html", item=item, towns=towns)
+        town_id = towns[0].id if towns else None
     pool = POOL_OF_CHANNEL[_channel()]
-    rows = [(s, service.first_free(s, pool, now)) for s in _town_stations(home, moving)]
+    rows = [(s, service.first_free(s, pool, now)) for s in _town_stations(home, moving, town_id)]
+    if not rows:
+        abort(404)
     return render("booking/station.html", item=item, rows=rows, home=home, moving=moving)
 
 
