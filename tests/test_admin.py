@@ -132,3 +132,27 @@ def test_admin_sets_capacity_by_channel(client, forms, admin, town):
     db.session.refresh(station)
     assert (station.slot_minutes, station.capacity("online"), station.capacity("phone"),
             station.capacity("walkin")) == (20, 3, 2, 0)
+
+
+def test_availability_follows_hour_changes_at_once(client, forms, admin, town, page):
+    """Availability keeps a station's weekly rules in memory; a change must show at once."""
+    from portal.booking import service
+    from portal.timeutil import local_now
+    station = town.stations[3]
+    before = service.availability(station, "online", local_now())  # fills the cache
+    assert any(slots for _, slots in before)
+    closed_all_week = hours_data(station, **{f"hours-{d}-{f}": "" for d in range(7)
+                                             for f in ("am_opens", "am_closes", "pm_opens",
+                                                       "pm_closes")})
+    assert forms.post(f"/admin/stations/{station.id}", closed_all_week).status_code == 302
+    db.session.refresh(station)
+    assert not any(slots for _, slots in service.availability(station, "online", local_now()))
+    day = local_now().date() + timedelta(days=7)
+    forms.post(f"/admin/stations/{station.id}", hours_data(station))
+    db.session.refresh(station)
+    forms.post(f"/admin/stations/{station.id}/closed-days", {
+        "closed-day": day.isoformat(), "closed-reason": "培训"},
+        token_from=f"/admin/stations/{station.id}")
+    db.session.refresh(station)
+    shown = dict(service.availability(station, "online", local_now()))
+    assert shown[day] == []

@@ -182,6 +182,8 @@ def upgrade():
                                       server_default='1'))
         batch_op.add_column(sa.Column('capacity_walkin', sa.Integer(), nullable=False,
                                       server_default='1'))
+        batch_op.add_column(sa.Column('hours_version', sa.Integer(), nullable=False,
+                                      server_default='0'))
         batch_op.create_check_constraint(
             'slot_minutes', 'slot_minutes BETWEEN 5 AND 240')
         batch_op.create_check_constraint(
@@ -196,6 +198,7 @@ def downgrade():
     with op.batch_alter_table('stations', schema=None) as batch_op:
         batch_op.drop_constraint('capacity_not_negative', type_='check')
         batch_op.drop_constraint('slot_minutes', type_='check')
+        batch_op.drop_column('hours_version')
         batch_op.drop_column('capacity_walkin')
         batch_op.drop_column('capacity_phone')
         batch_op.drop_column('capacity_online')

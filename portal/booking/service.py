@@ -25,7 +25,7 @@ from portal.booking.slots import Slot, bookable_days, day_slots
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.notifications import notify
-from portal.places.hours import Week
+from portal.places.hours import cached_week
 from portal.places.models import Station
 from portal.timeutil import utcnow
 
@@ -66,7 +66,7 @@ def availability(station: Station, pool: str, now: datetime,
     """Each bookable day with its slots (empty list: closed that day)."""
     days = days or bookable_days(now.date())
     usage = taken(station.id, pool, days[0], days[-1])
-    week = Week.of(station)
+    week = cached_week(station)
     return [(d, day_slots(station, d, pool, usage.get(d, {}), now, week)) for d in days]
 
 

@@ -45,8 +45,10 @@ def day_slots(station, day: date, pool: str, taken: Mapping[time, int],
     """The station's slots on `day` for one capacity pool, with places taken and left.
 
     Slots that start before `now + MIN_LEAD` are left out (pass `now` as local time).
-    Pass `week` (Week.of(station)) when asking about many days.
+    Pass `week` (Week.of or hours.cached_week) when asking about many days.
     """
+    if not station.active:
+        return []
     capacity = station.capacity(pool)
     earliest = (now + MIN_LEAD) if now else None
     periods = (week or Week.of(station)).periods_on(day)

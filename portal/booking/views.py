@@ -148,8 +148,14 @@ def choose_day(code: str, station_id: int):
             for day, slots in service.availability(station, pool, now)]
     others = [] if any(left for _, _open, left in days) else _alternatives(
         _town_stations(station, moving), pool, now, skip=station)
+    # One url_for for fourteen links (it is the slowest part of rendering the list).
+    day_url = url_for("booking.choose_slot", code=item.code, station_id=station.id,
+                      day=_DAY_MARK, move=moving.ref if moving else None)
     return render("booking/day.html", item=item, station=station, days=days, others=others,
-                  moving=moving)
+                  moving=moving, day_url=day_url, day_mark=_DAY_MARK)
+
+
+_DAY_MARK = "0000-00-00"
 
 
 def _parse_day(raw: str) -> date:

@@ -16,26 +16,37 @@ def overlapping(periods: Iterable[Period]) -> bool:
 
 @dataclass(frozen=True)
 class Week:
-    """A station's opening rules read once, to ask about many days cheaply."""
+    """A station's weekly periods and closed days, read once to ask about many days."""
 
-    active: bool
     closed: frozenset[date]
     days: tuple[tuple[Period, ...], ...]  # Monday first
 
     @classmethod
     def of(cls, station) -> Week:
-        return cls(station.active, frozenset(c.day for c in station.closed_days),
+        return cls(frozenset(c.day for c in station.closed_days),
                    tuple(tuple(day) for day in weekly(station)))
 
     def periods_on(self, day: date) -> list[Period]:
-        if not self.active or day in self.closed:
-            return []
-        return list(self.days[day.weekday()])
+        return [] if day in self.closed else list(self.days[day.weekday()])
+
+
+_WEEKS: dict[int, tuple[int, Week]] = {}
+
+
+def cached_week(station) -> Week:
+    """`Week.of(station)`, kept per process until the station's `hours_version` moves.
+
+    For showing availability; checks that decide a booking read the rules afresh.
+    """
+    cached = _WEEKS.get(station.id)
+    if cached is None or cached[0] != station.hours_version:
+        cached = _WEEKS[station.id] = (station.hours_version, Week.of(station))
+    return cached[1]
 
 
 def periods_on(station, day: date) -> list[Period]:
     """The station's opening periods on `day`: none when inactive or on a closed day."""
-    return Week.of(station).periods_on(day)
+    return Week.of(station).periods_on(day) if station.active else []
 
 
 def weekly(station) -> list[list[Period]]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import date, time
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.extensions import db
 
@@ -74,6 +75,9 @@ class Station(db.Model):
     capacity_online: Mapped[int] = mapped_column(default=2)  # web and kiosk
     capacity_phone: Mapped[int] = mapped_column(default=1)
     capacity_walkin: Mapped[int] = mapped_column(default=1)
+    # Bumped whenever its opening periods or closed days change (see the flush hook below),
+    # so a worker may keep the station's weekly rules in memory until the number moves.
+    hours_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     town: Mapped[Town] = relationship(back_populates="stations")
     village: Mapped[Village | None] = relationship(back_populates="station")
@@ -126,3 +130,17 @@ class ClosedDay(db.Model):
     reason: Mapped[str] = mapped_column(String(100), default="")
 
     station: Mapped[Station] = relationship(back_populates="closed_days")
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_hours_version(session, _context, _instances) -> None:
+    """Any added, changed or deleted opening period or closed day moves its station's version."""
+    changed = {id(o.station): o.station
+               for o in (*session.new, *session.dirty, *session.deleted)
+               if isinstance(o, (OpeningPeriod, ClosedDay)) and o.station is not None}
+    for o in session.dirty:  # a collection emptied or replaced: its orphans are not "deleted" yet
+        if isinstance(o, Station) and any(
+                inspect(o).attrs[name].history.has_changes() for name in ("periods", "closed_days")):
+            changed[id(o)] = o
+    for station in changed.values():
+        station.hours_version = (station.hours_version or 0) + 1
