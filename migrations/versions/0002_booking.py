@@ -182,7 +182,7 @@ def upgrade():
                                       server_default='1'))
         batch_op.add_column(sa.Column('capacity_walkin', sa.Integer(), nullable=False,
                                       server_default='1'))
-        batch_op.add_column(sa.Column('hours_version', sa.Integer(), nullable=False,
+        batch_op.add_column(sa.Column('hours_version', sa.String(length=16), nullable=False,
                                       server_default='0'))
         batch_op.create_check_constraint(
             'slot_minutes', 'slot_minutes BETWEEN 5 AND 240')

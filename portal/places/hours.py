@@ -30,7 +30,7 @@ class Week:
         return [] if day in self.closed else list(self.days[day.weekday()])
 
 
-_WEEKS: dict[int, tuple[int, Week]] = {}
+_WEEKS: dict[int, tuple[str, Week]] = {}
 
 
 def cached_week(station) -> Week:

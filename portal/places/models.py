@@ -5,6 +5,7 @@ A town has one town service centre (kind `centre`) and one station per village (
 """
 from __future__ import annotations
 
+import secrets
 from datetime import date, time
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
@@ -14,6 +15,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from portal.extensions import db
 
 WEEKDAYS = range(7)  # 0 = Monday, as date.weekday()
+
+
+def _new_version() -> str:
+    return secrets.token_hex(8)
 
 
 class Town(db.Model):
@@ -75,9 +80,11 @@ class Station(db.Model):
     capacity_online: Mapped[int] = mapped_column(default=2)  # web and kiosk
     capacity_phone: Mapped[int] = mapped_column(default=1)
     capacity_walkin: Mapped[int] = mapped_column(default=1)
-    # Bumped whenever its opening periods or closed days change (see the flush hook below),
-    # so a worker may keep the station's weekly rules in memory until the number moves.
-    hours_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A fresh random token whenever its opening periods or closed days change (the flush
+    # hook below), so a worker may keep the station's weekly rules in memory until it moves.
+    # Random rather than counted: a restored or another database never repeats one.
+    hours_version: Mapped[str] = mapped_column(String(16), default=_new_version,
+                                               server_default="0")
 
     town: Mapped[Town] = relationship(back_populates="stations")
     village: Mapped[Village | None] = relationship(back_populates="station")
@@ -143,4 +150,4 @@ def _bump_hours_version(session, _context, _instances) -> None:
                 inspect(o).attrs[name].history.has_changes() for name in ("periods", "closed_days")):
             changed[id(o)] = o
     for station in changed.values():
-        station.hours_version = (station.hours_version or 0) + 1
+        station.hours_version = _new_version()
