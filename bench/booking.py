@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import datetime, time as dtime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

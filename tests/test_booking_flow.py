@@ -1,6 +1,6 @@
 """Booking through the real pages: station → day → slot → check → confirm, and after."""
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +10,7 @@ from portal.booking.models import Booking, HomeVisitRequest, ServiceItem, SlotUs
 from portal.extensions import db
 from portal.notifications import Message
 from portal.timeutil import local_now
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import make_user
 
 
 @pytest.fixture
@@ -18,14 +18,8 @@ def item(town):
     return db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-001"))
 
 
-def first_slot_link(page, client, url):
-    """Follow the steps by their first available link, as a person tapping would."""
-    p = page(client.get(url))
-    assert p.status == 200, url
-    return p
-
-
 def walk_to_check(client, page, item, station):
+    """Follow the steps by their first available links, as a person tapping would."""
     day_page = page(client.get(f"/services/{item.code}/book/{station.id}"))
     day_link = day_page.soup.select_one("a.choice")["href"]
     slot_page = page(client.get(day_link))
@@ -235,9 +229,7 @@ def test_moving_keeps_the_reference(app, town, item, page):
 
 def test_no_cancel_after_the_cutoff(town, item):
     booking = book_one(town, item)
-    late = booking.day and local_now().replace(year=booking.day.year, month=booking.day.month,
-                                               day=booking.day.day, hour=booking.starts.hour,
-                                               minute=booking.starts.minute) - timedelta(hours=1)
+    late = datetime.combine(booking.day, booking.starts) - timedelta(hours=1)
     with pytest.raises(service.BookingRefused) as refused:
         service.cancel(booking, now=late, actor_id=None)
     assert refused.value.code == "cutoff"
