@@ -168,6 +168,18 @@ def test_status_needs_the_owner_or_code_and_last_four_digits(app, town, item, pa
     assert "139****5555" in shown.text() and "13944445555" not in shown.text()
 
 
+@pytest.mark.parametrize("digits, status", [("５５５５", 302), (" 55 55 ", 302),
+                                            ("٥٥٥٥", 422), ("55٥5", 422)])
+def test_last_four_digits_in_other_scripts_are_a_message_not_a_500(app, town, item, page,
+                                                                    digits, status):
+    booking = book_one(town, item)
+    client = app.test_client()
+    token = page(client.get("/bookings/")).csrf()
+    response = client.post("/bookings/", data={"csrf_token": token, "ref": booking.ref,
+                                               "phone4": digits})
+    assert response.status_code == status
+
+
 def test_another_residents_booking_is_404(app, client, auth, town, item):
     owner = make_user("13955556666")
     booking = book_one(town, item, phone=owner.phone)

@@ -22,7 +22,7 @@ def test_phone_is_normalised(raw, expected):
 
 
 @pytest.mark.parametrize("raw", ["", "1381234567", "138123456789", "12812345678", "010-12345678",
-                                 "abcdefghijk", "1381234567x"])
+                                 "abcdefghijk", "1381234567x", "13٨12345678"])
 def test_wrong_phone_numbers_have_a_reason(raw):
     assert v.phone_problem(v.normalise_phone(raw))
 
@@ -37,6 +37,7 @@ def test_id_card_check_digit_follows_gb11643():
 @pytest.mark.parametrize("number, words", [
     ("110105194912310021", "校验位"),   # wrong check digit
     ("11010519491231002", "18位"),     # too short
+    ("11010519491231٠٠2X", "18位"),    # Arabic-Indic digits are not ID digits
     ("99010519491231002X", "地区码"),   # no such province
     ("110105194913310020", "出生日期"),  # month 13
     ("110105209912310027", "出生日期"),  # born in the future

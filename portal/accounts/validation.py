@@ -11,7 +11,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from zxcvbn import zxcvbn
 
-MOBILE = re.compile(r"1[3-9]\d{9}")
+MOBILE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits only: \d also matches ٣ and other scripts
 _SEPARATORS = re.compile(r"[\s\-()（）—]+")
 # GB 11643-1999: weights of the first 17 digits, and the check character for sum mod 11.
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -59,7 +59,7 @@ def id_card_check_char(first17: str) -> str:
 
 def id_card_problem(number: str, today: date | None = None) -> str | None:
     """Why a normalised 18-character resident ID number is not valid, or None."""
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         return _l("身份证号码应为18位，最后一位可以是数字或X")
     if number[:2] not in _PROVINCES:
         return _l("身份证号码的地区码不正确")

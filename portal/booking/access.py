@@ -31,4 +31,4 @@ def may_see(booking: Booking | None) -> bool:
 
 def phone_matches(booking: Booking | None, last4: str) -> bool:
     expected = booking.phone[-4:] if booking else "----"
-    return hmac.compare_digest(expected, last4) and booking is not None
+    return hmac.compare_digest(expected.encode(), last4.encode()) and booking is not None

@@ -1,6 +1,8 @@
 """Booking forms: who is booking, the confirm step, looking a booking up, home visits."""
 from __future__ import annotations
 
+import unicodedata
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
@@ -24,12 +26,17 @@ class ConfirmForm(FlaskForm):
     phone = PhoneField(_l("手机号码"))
 
 
+def _digits(value):
+    """Full-width digits (１２３４) to ASCII, spaces out."""
+    return "".join(unicodedata.normalize("NFKC", value).split()) if isinstance(value, str) else value
+
+
 class LookupForm(FlaskForm):
     ref = StringField(_l("预约编号"), filters=[_strip], validators=[
         DataRequired(_l("请输入预约编号")), Length(max=20)],
         render_kw={"autocomplete": "off", "autocapitalize": "characters"})
-    phone4 = StringField(_l("预约手机号码的后四位"), filters=[_strip], validators=[
-        Regexp(r"^\d{4}$", message=_l("请输入4位数字"))],
+    phone4 = StringField(_l("预约手机号码的后四位"), filters=[_digits], validators=[
+        Regexp(r"^[0-9]{4}$", message=_l("请输入4位数字"))],
         render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": "4"})
 
 
