@@ -28,7 +28,7 @@ CHANNELS = ("online", "kiosk", "phone", "walkin")
 POOL_OF_CHANNEL = {"online": "online", "kiosk": "online", "phone": "phone", "walkin": "walkin"}
 POOLS = ("online", "phone", "walkin")
 
-_OPEN_SQL = "status IN ('booked', 'checked_in', 'accepted', 'in_progress', 'forwarded')"
+_OPEN_SQL = f"status IN {OPEN_STATUSES!r}"  # the partial index's condition (as in 0002)
 
 
 class ServiceCategory(db.Model):

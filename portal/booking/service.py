@@ -19,8 +19,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal.booking.models import (POOL_OF_CHANNEL, Booking, BookingEvent, OpenBookingCount,
-                                   ServiceItem, SlotUsage)
+from portal.booking.models import (OPEN_STATUSES, POOL_OF_CHANNEL, Booking, BookingEvent,
+                                   OpenBookingCount, ServiceItem, SlotUsage)
 from portal.booking.slots import Slot, bookable_days, day_slots
 from portal.database import write_transaction
 from portal.extensions import db
@@ -161,8 +161,8 @@ def book(*, item: ServiceItem, station: Station, day: date, starts: time, channe
             if (earlier := _existing(idempotency_key)) is not None:
                 return earlier
             if db.session.scalar(select(Booking.id).where(
-                    Booking.phone == phone, Booking.item_id == item.id, Booking.status.in_(
-                        ("booked", "checked_in", "accepted", "in_progress", "forwarded")))):
+                    Booking.phone == phone, Booking.item_id == item.id,
+                    Booking.status.in_(OPEN_STATUSES))):
                 raise BookingRefused("same_item", _l("您已经预约了这个事项，可以在“我的”里查看或改期。"))
             if not _hold_for(phone):
                 raise BookingRefused("too_many", _l(
