@@ -144,8 +144,13 @@ def test_elder_mode_and_english_from_any_page(screen):
     base = phone.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
     phone.get_by_role("button", name="长辈模式").click()
     expect(phone.locator("html")).to_have_class(re.compile(r"\belder\b"))
-    elder = phone.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
-    assert elder >= base * 1.2
+    # The class is there as soon as the new page's <html> is parsed, maybe before its stylesheet
+    # applies: wait for the page to load, then for the larger type (times out if it never comes).
+    phone.wait_for_load_state("load")
+    phone.wait_for_function(
+        "min => parseFloat(getComputedStyle(document.documentElement).fontSize) >= min",
+        arg=base * 1.2,
+    )
     height = phone.get_by_role("button", name="登录").bounding_box()["height"]
     assert height >= 56
     phone.goto("/register")
@@ -210,6 +215,7 @@ def test_resident_books_at_another_village_on_a_phone(phone):
     assert "西河村" in choices.first.inner_text()  # the resident's own village first
     shot(phone, "book-station-375")
     choices.nth(3).click()  # another village
+    expect(phone.locator(".caption")).to_contain_text("第2步")
     station_name = phone.locator(".caption").inner_text()
     phone.locator(".day-list a.choice").first.click()
     shot(phone, "book-slot-375")
@@ -243,8 +249,9 @@ def test_walk_in_books_at_the_kiosk_prints_a_slip_and_looks_it_up(kiosk, browser
     ref = kiosk.locator(".ref").inner_text().strip()
     shot(kiosk, "kiosk-confirmation-1080")
     kiosk.get_by_role("link", name="打印预约单").click()
+    kiosk.wait_for_url(re.compile(r"/slip$"))  # loaded, so the deferred script has wired the button
     kiosk.get_by_role("button", name="打印").click()
-    assert kiosk.evaluate("window.__printed === true")
+    kiosk.wait_for_function("window.__printed === true")
     kiosk.emulate_media(media="print")
     shot(kiosk, "kiosk-slip-print-1080")
     kiosk.emulate_media(media="screen")
