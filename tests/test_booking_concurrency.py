@@ -132,6 +132,99 @@ def test_one_person_racing_for_the_same_item_gets_one_booking(app, wide_app, tow
         OpenBookingCount.phone == "13600009999")) == 1
 
 
+def _race(app, n: int, work) -> list[str]:
+    """Run work(n) in n threads released together, each with its own session."""
+    barrier, outcomes = threading.Barrier(n), []
+
+    def run(k):
+        with app.app_context():
+            try:
+                work(k, barrier)
+                outcomes.append("ok")
+            except service.BookingRefused as refused:
+                outcomes.append(refused.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    db.session.commit()  # end this thread's read snapshot before looking
+    return outcomes
+
+
+def counters_match_bookings(*stations: Station) -> None:
+    """Each slot's counter at these stations equals the bookings holding a place in it
+    (all but cancelled ones): nothing released twice, nothing leaked."""
+    ids = [s.id for s in stations]
+    counted = {(r.station_id, r.day, r.starts): r.taken for r in db.session.scalars(
+        select(SlotUsage).where(SlotUsage.pool == "online", SlotUsage.taken > 0,
+                                SlotUsage.station_id.in_(ids)))}
+    booked = {(s, d, t): n for s, d, t, n in db.session.execute(
+        select(Booking.station_id, Booking.day, Booking.starts, func.count())
+        .where(Booking.status != "cancelled", Booking.channel.in_(("online", "kiosk")),
+               Booking.station_id.in_(ids))
+        .group_by(Booking.station_id, Booking.day, Booking.starts))}
+    assert counted == booked and counted
+
+
+def test_two_tabs_moving_one_booking_never_release_its_place_twice(app, wide_app, town):
+    app = wide_app
+    station = quiet_station(town)
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-005"))
+    now = local_now()
+    (day, slots), = [(d, s) for d, s in service.availability(station, "online", now)
+                     if len([x for x in s if x.left]) >= 9][:1]
+    first, *targets = [s.starts for s in slots if s.left][:9]
+    mine = service.book(item=item, station=station, day=day, starts=first, channel="online",
+                        name="改期", phone="13600008888", user_id=None, idempotency_key=None,
+                        now=now)
+    service.book(item=item, station=station, day=day, starts=first, channel="online",
+                 name="同时段的别人", phone="13600008889", user_id=None, idempotency_key=None,
+                 now=now)
+    ids = (mine.id, station.id)
+
+    def move(k, barrier):
+        booking, where = db.session.get(Booking, ids[0]), db.session.get(Station, ids[1])
+        booking.station  # loaded before the race, as a page would have it
+        barrier.wait(timeout=60)
+        service.move(booking, station=where, day=day, starts=targets[k], now=now, actor_id=None)
+
+    outcomes = _race(app, len(targets), move)
+    assert "ok" in outcomes and set(outcomes) <= {"ok", "not_changeable"}, outcomes
+    counters_match_bookings(station)
+
+
+def test_crossing_moves_between_two_stations_do_not_deadlock(app, wide_app, town):
+    """One person moves from A to B while another moves from B to A, many times over."""
+    app = wide_app
+    a, b = town.villages[10].station, town.villages[11].station
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-006"))
+    now = local_now()
+    day, _ = service.first_free(a, "online", now + timedelta(days=1))
+    starts = {s: [x.starts for x in dict(service.availability(s, "online", now))[day] if x.left]
+              for s in (a, b)}
+    rounds = min(len(starts[a]), len(starts[b])) // 2
+    people = [service.book(item=item, station=s, day=day, starts=starts[s][0], channel="online",
+                           name="交叉", phone=f"1360000777{n}", user_id=None,
+                           idempotency_key=None, now=now) for n, s in enumerate((a, b))]
+    ids = [p.id for p in people]
+    station_ids = (a.id, b.id)
+    for r in range(1, rounds):
+        def move(k, barrier, r=r):
+            booking = db.session.get(Booking, ids[k])
+            to = db.session.get(Station, station_ids[1 - k] if r % 2 else station_ids[k])
+            barrier.wait(timeout=60)
+            service.move(booking, station=to, day=day,
+                         starts=starts[a if to.id == station_ids[0] else b][r], now=now,
+                         actor_id=None)
+
+        assert _race(app, 2, move) == ["ok", "ok"]
+    counters_match_bookings(a, b)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -9,6 +9,7 @@ from portal.booking import service
 from portal.booking.models import Booking, HomeVisitRequest, ServiceItem, SlotUsage
 from portal.extensions import db
 from portal.notifications import Message
+from portal.places.hours import periods_on
 from portal.timeutil import local_now
 from tests.conftest import make_user
 
@@ -121,6 +122,26 @@ def test_a_past_or_closed_slot_cannot_be_confirmed(client, town, item, forms, pa
     assert p.status == 409 and "不能预约" in p.text(".error-summary")
     assert db.session.scalar(select(func.count()).select_from(Booking).where(
         Booking.phone == "13922225555")) == 0
+
+
+def test_a_day_beyond_the_two_week_window_cannot_be_booked(client, town, item, forms, page):
+    station = town.villages[1].station
+    now = local_now()
+    beyond = next(now.date() + timedelta(days=n) for n in range(14, 30)
+                  if periods_on(station, now.date() + timedelta(days=n)))
+    starts = periods_on(station, beyond)[0][0]
+    url = f"/services/{item.code}/book/{station.id}/{beyond.isoformat()}/{starts:%H%M}"
+    assert client.get(url).status_code == 404  # not offered
+    token = forms.token(f"/services/{item.code}")
+    p = page(client.post(url, data={"csrf_token": token, "key": "x", "name": "甲",
+                                    "phone": "13922225556"}))
+    assert p.status == 409 and "14天内" in p.text(".error-summary")
+    with pytest.raises(service.BookingRefused) as refused:
+        service.book(item=item, station=station, day=beyond, starts=starts, channel="online",
+                     name="甲", phone="13922225556", user_id=None, idempotency_key=None, now=now)
+    assert refused.value.code == "out_of_window"
+    assert db.session.scalar(select(func.count()).select_from(Booking).where(
+        Booking.phone == "13922225556")) == 0
 
 
 def test_limits_per_person(app, client, town, page):
@@ -237,6 +258,34 @@ def test_moving_keeps_the_reference(app, town, item, page):
     ref = booking.ref
     db.session.refresh(booking)
     assert booking.ref == ref and booking.station == target and booking.status == "booked"
+
+
+def test_availability_kept_by_a_worker_follows_every_change(town, item):
+    """A worker keeps each station's two weeks of slots; a booking, a move, a cancellation
+    or a capacity change anywhere (another worker, here the same one) must show at once."""
+    station, other = town.villages[1].station, town.villages[2].station
+    now = local_now()
+
+    def left(where, day, starts) -> int:
+        db.session.commit()  # as a new request: fresh rows, so the station's current version
+        return next(s.left for d, slots in service.availability(where, "online", now)
+                    if d == day for s in slots if s.starts == starts)
+
+    day, slot = service.first_free(station, "online", now + timedelta(days=1))
+    before = left(station, day, slot.starts)
+    booking = service.book(item=item, station=station, day=day, starts=slot.starts,
+                           channel="online", name="缓存", phone="13944446666", user_id=None,
+                           idempotency_key=None, now=now)
+    assert left(station, day, slot.starts) == before - 1
+    day2, slot2 = service.first_free(other, "online", now + timedelta(days=1))
+    other_before = left(other, day2, slot2.starts)
+    service.move(booking, station=other, day=day2, starts=slot2.starts, now=now, actor_id=None)
+    assert left(station, day, slot.starts) == before
+    assert left(other, day2, slot2.starts) == other_before - 1
+    service.cancel(booking, now=now, actor_id=None)
+    assert left(other, day2, slot2.starts) == other_before
+    other.capacity_online += 3
+    assert left(other, day2, slot2.starts) == other_before + 3
 
 
 def test_no_cancel_after_the_cutoff(town, item):

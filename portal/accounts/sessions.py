@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask import current_app, session
 from flask_login import login_user, logout_user
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import LoginSession, User
 from portal.extensions import db
@@ -53,7 +54,8 @@ def load_user(user_id: str) -> User | None:
     token = session.get(TOKEN_KEY)
     if not token:
         return None
-    row = db.session.get(LoginSession, _hash(token))
+    row = db.session.scalar(select(LoginSession).options(joinedload(LoginSession.user))
+                            .where(LoginSession.token_hash == _hash(token)))  # one query
     now = utcnow()
     if row is None or str(row.user_id) != user_id or row.expires_at <= now:
         return None

@@ -21,12 +21,13 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.booking.models import (OPEN_STATUSES, POOL_OF_CHANNEL, Booking, BookingEvent,
                                    OpenBookingCount, ServiceItem, SlotUsage)
-from portal.booking.slots import Slot, bookable_days, day_slots
+from portal.booking.slots import (BOOKING_HORIZON_DAYS, MIN_LEAD, Slot, bookable_days,
+                                  day_slots)
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.notifications import notify
 from portal.places.hours import cached_week
-from portal.places.models import Station
+from portal.places.models import Station, new_version
 from portal.timeutil import utcnow
 
 REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed safely
@@ -61,13 +62,43 @@ def taken(station_id: int, pool: str, first: date, last: date) -> dict[date, dic
     return result
 
 
+_WINDOWS: dict[tuple[int, str], tuple[tuple, dict[date, list[Slot]]]] = {}
+
+
+def _window(station: Station, pool: str, today: date) -> dict[date, list[Slot]]:
+    """Every slot of the bookable days from `today`, with the places taken.
+
+    Kept per worker until something it is made of moves: the station's usage version (any
+    booking, cancellation or move there), its hours version, slot length, capacity or state.
+    The station row is read anyway, so a page that finds the window current costs no query.
+    """
+    version = (today, station.usage_version, station.hours_version, station.active,
+               station.slot_minutes, station.capacity(pool))
+    cached = _WINDOWS.get((station.id, pool))
+    if cached is None or cached[0] != version:
+        days = bookable_days(today)
+        usage = taken(station.id, pool, days[0], days[-1])
+        week = cached_week(station)
+        cached = _WINDOWS[(station.id, pool)] = (version, {
+            d: day_slots(station, d, pool, usage.get(d, {}), None, week) for d in days})
+    return cached[1]
+
+
 def availability(station: Station, pool: str, now: datetime,
                  days: list[date] | None = None) -> list[tuple[date, list[Slot]]]:
-    """Each bookable day with its slots (empty list: closed that day)."""
-    days = days or bookable_days(now.date())
-    usage = taken(station.id, pool, days[0], days[-1])
-    week = cached_week(station)
-    return [(d, day_slots(station, d, pool, usage.get(d, {}), now, week)) for d in days]
+    """Each bookable day (or each of `days`) with its slots from `now + MIN_LEAD` on.
+
+    An empty list: closed that day, or the day is outside the booking window.
+    """
+    earliest = now + MIN_LEAD
+    window = _window(station, pool, now.date())
+    result = []
+    for day in days or list(window):
+        slots = window.get(day, [])
+        if day <= earliest.date():
+            slots = [s for s in slots if datetime.combine(day, s.starts) >= earliest]
+        result.append((day, slots))
+    return result
 
 
 def first_free(station: Station, pool: str, now: datetime) -> tuple[date, Slot] | None:
@@ -102,20 +133,34 @@ def _insert_ignore(model, **values) -> None:
     db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
 
 
+# Lock order, so two transactions never wait on each other in a circle (PostgreSQL would
+# abort one): the booking row, then the phone's counter, then slot rows in (station, day,
+# start) order, each followed by its station row (the usage version).
+
+def _used(station_id: int) -> None:
+    """The places taken at a station changed in this transaction: workers' windows are stale."""
+    db.session.execute(update(Station).where(Station.id == station_id)
+                       .values(usage_version=new_version()))
+
+
 def _take_place(station: Station, day: date, starts: time, pool: str) -> bool:
     _insert_ignore(SlotUsage, station_id=station.id, day=day, starts=starts, pool=pool, taken=0)
     result = db.session.execute(update(SlotUsage).where(
         SlotUsage.station_id == station.id, SlotUsage.day == day, SlotUsage.starts == starts,
         SlotUsage.pool == pool, SlotUsage.taken < station.capacity(pool),
     ).values(taken=SlotUsage.taken + 1))
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    _used(station.id)
+    return True
 
 
-def _release_place(booking: Booking) -> None:
-    db.session.execute(update(SlotUsage).where(
-        SlotUsage.station_id == booking.station_id, SlotUsage.day == booking.day,
-        SlotUsage.starts == booking.starts, SlotUsage.pool == booking.pool,
-        SlotUsage.taken > 0).values(taken=SlotUsage.taken - 1))
+def _release_place(station_id: int, day: date, starts: time, pool: str) -> None:
+    result = db.session.execute(update(SlotUsage).where(
+        SlotUsage.station_id == station_id, SlotUsage.day == day, SlotUsage.starts == starts,
+        SlotUsage.pool == pool, SlotUsage.taken > 0).values(taken=SlotUsage.taken - 1))
+    if result.rowcount:
+        _used(station_id)
 
 
 def _hold_for(phone: str) -> bool:
@@ -138,6 +183,9 @@ def _check_slot(station: Station, day: date, starts: time, pool: str, now: datet
     """The slot's end time, or BookingRefused when the station does not offer it."""
     if not station.active:
         raise BookingRefused("station_closed", _l("这个服务站暂停预约，请选择其他服务站。"))
+    if day > bookable_days(now.date())[-1]:  # past days and times: the check below
+        raise BookingRefused("out_of_window", _l(
+            "只能预约今天起%(n)d天内的时段，请重新选择。", n=BOOKING_HORIZON_DAYS))
     for slot in day_slots(station, day, pool, {}, now):
         if slot.starts == starts:
             return slot.ends
@@ -208,8 +256,8 @@ def cancel(booking: Booking, *, now: datetime, actor_id: int | None, note: str =
             Booking.id == booking.id, Booking.status == "booked").values(status="cancelled"))
         if done.rowcount != 1:  # cancelled meanwhile in another tab
             raise BookingRefused("not_changeable", _l("这个预约已经取消或在办理中。"))
-        _release_place(booking)
         release_hold(booking.phone)
+        _release_place(booking.station_id, booking.day, booking.starts, booking.pool)
         db.session.refresh(booking)
         _event(booking, "cancel", "booked", "cancelled", actor_id, note)
         _tell(booking, "cancelled", f"您在{booking.station.name}{_when(booking)}办理“{booking.item.name}”"
@@ -226,14 +274,25 @@ def move(booking: Booking, *, station: Station, day: date, starts: time, now: da
     ends = _check_slot(station, day, starts, booking.pool, now)
     old = f"{booking.station.name} {_when(booking)}"
     with write_transaction():
-        current = db.session.scalar(select(Booking.status).where(Booking.id == booking.id))
-        if current != "booked":
-            raise BookingRefused("not_changeable", _l("这个预约已经取消或在办理中。"))
-        if not _take_place(station, day, starts, booking.pool):
-            raise BookingRefused("full", _l("这个时段刚刚约满了，请选择其他时段。"))
-        _release_place(booking)
-        booking.station, booking.day, booking.starts, booking.ends = station, day, starts, ends
-        booking.reminded_at = None
+        was = (booking.station_id, booking.day, booking.starts)
+        # Conditional on the slot it had: a move or cancel in another tab wins, not both.
+        done = db.session.execute(update(Booking).where(
+            Booking.id == booking.id, Booking.status == "booked", Booking.station_id == was[0],
+            Booking.day == was[1], Booking.starts == was[2],
+        ).values(station_id=station.id, day=day, starts=starts, ends=ends, reminded_at=None))
+        if done.rowcount != 1:
+            raise BookingRefused("not_changeable", _l("这个预约刚刚被取消、改期或开始办理，请刷新后再看。"))
+
+        def take() -> None:
+            if not _take_place(station, day, starts, booking.pool):
+                raise BookingRefused("full", _l("这个时段刚刚约满了，请选择其他时段。"))
+
+        def release() -> None:
+            _release_place(*was, booking.pool)
+
+        for step in ((release, take) if was < (station.id, day, starts) else (take, release)):
+            step()
+        db.session.refresh(booking)
         _event(booking, "move", "booked", "booked", actor_id, f"{old} → {station.name} {_when(booking)}")
         _tell(booking, "moved", f"您的预约（{booking.ref}）已改到 {_when(booking)}，{station.name}。")
         db.session.commit()

@@ -15,7 +15,7 @@ BOOKING_HORIZON_DAYS = 14
 MIN_LEAD = timedelta(minutes=30)  # online bookings start at least this far ahead
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Slot:
     starts: time
     ends: time

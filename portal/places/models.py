@@ -17,7 +17,8 @@ from portal.extensions import db
 WEEKDAYS = range(7)  # 0 = Monday, as date.weekday()
 
 
-def _new_version() -> str:
+def new_version() -> str:
+    """A fresh random version token (see Station.hours_version)."""
     return secrets.token_hex(8)
 
 
@@ -83,7 +84,11 @@ class Station(db.Model):
     # A fresh random token whenever its opening periods or closed days change (the flush
     # hook below), so a worker may keep the station's weekly rules in memory until it moves.
     # Random rather than counted: a restored or another database never repeats one.
-    hours_version: Mapped[str] = mapped_column(String(16), default=_new_version,
+    hours_version: Mapped[str] = mapped_column(String(16), default=new_version,
+                                               server_default="0")
+    # The same for the places taken in its slots: booking.service moves it in the transaction
+    # of every booking, cancellation and move there, so availability can be kept per worker.
+    usage_version: Mapped[str] = mapped_column(String(16), default=new_version,
                                                server_default="0")
 
     town: Mapped[Town] = relationship(back_populates="stations")
@@ -150,4 +155,4 @@ def _bump_hours_version(session, _context, _instances) -> None:
                 inspect(o).attrs[name].history.has_changes() for name in ("periods", "closed_days")):
             changed[id(o)] = o
     for station in changed.values():
-        station.hours_version = _new_version()
+        station.hours_version = new_version()
