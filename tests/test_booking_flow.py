@@ -286,6 +286,10 @@ def test_availability_kept_by_a_worker_follows_every_change(town, item):
     assert left(other, day2, slot2.starts) == other_before
     other.capacity_online += 3
     assert left(other, day2, slot2.starts) == other_before + 3
+    for when in (now, now.replace(hour=8, minute=40), now.replace(hour=23, minute=50)):
+        assert service.days_left(other, "online", when) == [
+            (d, bool(slots), sum(s.left for s in slots))
+            for d, slots in service.availability(other, "online", when)]
 
 
 def test_no_cancel_after_the_cutoff(town, item):

@@ -24,3 +24,14 @@ def test_every_message_has_an_english_translation():
     missing = sorted(source_messages() - translated)
     assert len(source_messages()) > 100, "the extraction found too little to be looking"
     assert not missing, f"run scripts/translations and translate: {missing[:10]}"
+
+
+def test_template_gettext_translates_then_formats_with_escaped_values(app):
+    render = app.jinja_env.from_string
+    # Each in its own app context, as each request has (Babel keeps the locale in `g`).
+    with app.app_context(), app.test_request_context("/", headers={"Cookie": "tb_lang=en"}):
+        out = render("{{ _('还有%(n)d个名额', n=3) }}|{{ _('看看%(day)s %(time)s', day='<b>', "
+                     "time='9:00') }}|{{ _('通办') }}").render()
+    assert out == "3 places left|Try &lt;b&gt; 9:00|Tongban"
+    with app.app_context(), app.test_request_context("/"):
+        assert render("{{ _('通办') }}|{{ _('%(x)s', x='<i>') }}").render() == "通办|&lt;i&gt;"

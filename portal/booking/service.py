@@ -65,8 +65,9 @@ def taken(station_id: int, pool: str, first: date, last: date) -> dict[date, dic
 _WINDOWS: dict[tuple[int, str], tuple[tuple, dict[date, list[Slot]]]] = {}
 
 
-def _window(station: Station, pool: str, today: date) -> dict[date, list[Slot]]:
-    """Every slot of the bookable days from `today`, with the places taken.
+def _window(station: Station, pool: str, today: date) -> dict[date, tuple[list[Slot], int]]:
+    """Every slot of the bookable days from `today` with the places taken, and each day's
+    places left.
 
     Kept per worker until something it is made of moves: the station's usage version (any
     booking, cancellation or move there), its hours version, slot length, capacity or state.
@@ -79,8 +80,11 @@ def _window(station: Station, pool: str, today: date) -> dict[date, list[Slot]]:
         days = bookable_days(today)
         usage = taken(station.id, pool, days[0], days[-1])
         week = cached_week(station)
-        cached = _WINDOWS[(station.id, pool)] = (version, {
-            d: day_slots(station, d, pool, usage.get(d, {}), None, week) for d in days})
+        window = {}
+        for d in days:
+            slots = day_slots(station, d, pool, usage.get(d, {}), None, week)
+            window[d] = (slots, sum(s.left for s in slots))
+        cached = _WINDOWS[(station.id, pool)] = (version, window)
     return cached[1]
 
 
@@ -94,10 +98,22 @@ def availability(station: Station, pool: str, now: datetime,
     window = _window(station, pool, now.date())
     result = []
     for day in days or list(window):
-        slots = window.get(day, [])
+        slots = window.get(day, ([], 0))[0]
         if day <= earliest.date():
             slots = [s for s in slots if datetime.combine(day, s.starts) >= earliest]
         result.append((day, slots))
+    return result
+
+
+def days_left(station: Station, pool: str, now: datetime) -> list[tuple[date, bool, int]]:
+    """Each bookable day: whether it has slots from `now + MIN_LEAD` on, and places left."""
+    earliest = now + MIN_LEAD
+    result = []
+    for day, (slots, left) in _window(station, pool, now.date()).items():
+        if day <= earliest.date():
+            slots = [s for s in slots if datetime.combine(day, s.starts) >= earliest]
+            left = sum(s.left for s in slots)
+        result.append((day, bool(slots), left))
     return result
 
 

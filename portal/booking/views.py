@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from functools import lru_cache
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 
 from portal.booking import access, service
@@ -145,18 +147,26 @@ def choose_day(code: str, station_id: int):
     moving = _moving(item)
     station = _station(station_id, moving)
     pool = POOL_OF_CHANNEL[_channel()]
-    days = [(day, bool(slots), sum(s.left for s in slots))
-            for day, slots in service.availability(station, pool, now)]
+    days = service.days_left(station, pool, now)
     others = [] if any(left for _, _open, left in days) else _alternatives(
         _town_stations(station, moving), pool, now, skip=station)
     # One url_for for fourteen links (it is the slowest part of rendering the list).
     day_url = url_for("booking.choose_slot", code=item.code, station_id=station.id,
                       day=_DAY_MARK, move=moving.ref if moving else None)
-    return render("booking/day.html", item=item, station=station, days=days, others=others,
-                  moving=moving, day_url=day_url, day_mark=_DAY_MARK)
+    return render("booking/day.html", item=item, station=station, others=others,
+                  moving=moving, day_list=_day_list(str(get_locale()), day_url, tuple(days)))
 
 
 _DAY_MARK = "0000-00-00"
+
+
+@lru_cache(maxsize=4096)
+def _day_list(_locale: str, day_url: str, days: tuple) -> Markup:
+    """The list of days: the costly part of the page to render (fourteen days, two translated
+    strings each), so rendered once per worker for each distinct content. The arguments are
+    everything it shows (the locale picks the translations), so it cannot be stale."""
+    return Markup(render_template("booking/_day_list.html", days=days, day_url=day_url,
+                                  day_mark=_DAY_MARK))
 
 
 def _parse_day(raw: str) -> date:
