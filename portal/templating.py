@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from typing import NamedTuple
 
 import segno
 from babel.dates import format_skeleton
-from flask import current_app, g
+from flask import current_app, g, request
 from flask_babel import get_locale, get_translations
-from markupsafe import Markup
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from portal.accounts.models import ROLE_LABELS
 from portal.accounts.validation import mask_id_card, mask_phone
@@ -83,8 +86,51 @@ def install_fast_gettext(app) -> None:
                        ngettext=_template_ngettext)
 
 
+class Chrome(NamedTuple):
+    head: Markup    # up to and including <title>
+    header: Markup  # </title> … <main>
+    footer: Markup  # </main> … </html>
+
+
+_TITLE, _MAIN = "<!--chrome:title-->", "<!--chrome:main-->"
+_CSRF, _NEXT = "chrome:csrf-token", "chrome:next-path"  # stand-ins for this request's values
+
+
+def page_chrome() -> Chrome:
+    """The layout around a page's title and content, for base.html.
+
+    It is the same for everyone in the same variant (language, elder mode, kiosk, signed in
+    and which staff links), so each worker renders a variant once and keeps it; only this
+    request's CSRF token and path are put in. Rendering it on every request was the largest
+    part of every page's cost (bench/booking.py).
+    """
+    signed_in = current_user.is_authenticated
+    variant = (str(get_locale() or "zh"), elder_mode(), is_kiosk(), signed_in,
+               signed_in and current_user.has_role("clerk", "town_staff"),
+               signed_in and current_user.has_role("admin"), kiosk_idle_seconds())
+    cache = current_app.extensions.setdefault("tongban.chrome", {})
+    parts = cache.get(variant)
+    if parts is None:
+        parts = cache[variant] = _render_chrome(*variant)
+    csrf, path = str(escape(generate_csrf())), str(escape(request.full_path.rstrip("?")))
+    return Chrome(*(Markup(p.replace(_CSRF, csrf).replace(_NEXT, path)) for p in parts))
+
+
+def _render_chrome(lang, elder, kiosk, signed_in, clerk, admin, idle) -> tuple[str, str, str]:
+    # Template.render, not render_template: no context processors, so nothing about the
+    # person (current_user, session) can reach what is shared.
+    html = current_app.jinja_env.get_template("_chrome.html").render(
+        lang=lang, elder=elder, kiosk=kiosk, signed_in=signed_in, clerk=clerk, admin=admin,
+        idle_seconds=idle, htmx_config=HTMX_CONFIG, csrf=_CSRF, next=_NEXT,
+        title_mark=Markup(_TITLE), main_mark=Markup(_MAIN))
+    head, rest = html.split(_TITLE)
+    header, footer = rest.split(_MAIN)
+    return head, header, footer
+
+
 def register(app) -> None:
     install_fast_gettext(app)
+    app.jinja_env.globals["page_chrome"] = page_chrome
     app.jinja_env.filters["day_label"] = day_label
     app.jinja_env.filters["qr"] = qr_data_uri
     app.jinja_env.filters["booking_status"] = lambda status: STATUS_LABELS.get(status, status)

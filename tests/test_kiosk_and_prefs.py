@@ -93,3 +93,29 @@ def test_prefs_ignore_unknown_values_and_foreign_redirects(client, forms):
                                      "next": "https://evil.example/"}, token_from="/")
     assert response.headers["Location"] == "/"
     assert client.get_cookie("tb_lang") is None and client.get_cookie("tb_elder") is None
+
+
+def test_the_shared_layout_carries_each_requests_own_values(app, page, auth):
+    """The layout is rendered once per variant and kept (templating.page_chrome): each
+    person must still get their own CSRF token, path, navigation and language."""
+    first, second = app.test_client(), app.test_client()
+    odd = '/privacy?a="><b>x</b>'
+    one = page(first.get(odd))
+    assert one.soup.select_one('form[action="/prefs"] input[name="next"]')["value"] == odd
+    assert "<b>x</b>" not in one.response.get_data(as_text=True)
+    two = page(second.get("/privacy"))
+    assert one.csrf() != two.csrf()
+    for p in (one, two):  # the body's htmx header carries the page's own token
+        assert p.csrf() in p.soup.body["hx-headers"]
+    # Someone signed in with the admin role, in the same worker: their own links.
+    auth.login(role="admin")
+    admin = page(auth.client.get("/privacy"))
+    assert admin.soup.select_one('a[href="/admin/"]') and admin.soup.select_one(
+        'form[action="/logout"]')
+    three = page(app.test_client().get("/privacy"))
+    assert three.soup.select_one('a[href="/admin/"]') is None
+    assert three.soup.select_one('a[href="/login"]')
+    english = app.test_client()
+    english.set_cookie("tb_lang", "en")
+    assert page(english.get("/privacy")).soup.html["lang"] == "en"
+    assert page(app.test_client().get("/privacy")).soup.html["lang"] == "zh-CN"

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import current_app, session
 from flask_login import login_user, logout_user
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import LoginSession, User
@@ -49,13 +49,17 @@ def start(user: User, *, remember: bool = False, kiosk: bool = False) -> None:
     session[SEEN_KEY] = int(time.time())
 
 
+# Run on every signed-in request: one query for both rows, the statement built once.
+_SESSION_WITH_USER = (select(LoginSession).options(joinedload(LoginSession.user))
+                      .where(LoginSession.token_hash == bindparam("token_hash")))
+
+
 def load_user(user_id: str) -> User | None:
     """Flask-Login's user loader: the session's row must exist, match and not have expired."""
     token = session.get(TOKEN_KEY)
     if not token:
         return None
-    row = db.session.scalar(select(LoginSession).options(joinedload(LoginSession.user))
-                            .where(LoginSession.token_hash == _hash(token)))  # one query
+    row = db.session.scalar(_SESSION_WITH_USER, {"token_hash": _hash(token)})
     now = utcnow()
     if row is None or str(row.user_id) != user_id or row.expires_at <= now:
         return None
