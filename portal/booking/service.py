@@ -160,13 +160,15 @@ def _used(station_id: int) -> None:
 
 
 def _take_place(station: Station, day: date, starts: time, pool: str) -> bool:
-    _insert_ignore(SlotUsage, station_id=station.id, day=day, starts=starts, pool=pool, taken=0)
-    result = db.session.execute(update(SlotUsage).where(
+    take = update(SlotUsage).where(
         SlotUsage.station_id == station.id, SlotUsage.day == day, SlotUsage.starts == starts,
         SlotUsage.pool == pool, SlotUsage.taken < station.capacity(pool),
-    ).values(taken=SlotUsage.taken + 1))
-    if result.rowcount != 1:
-        return False
+    ).values(taken=SlotUsage.taken + 1)
+    if db.session.execute(take).rowcount != 1:  # full, or nobody has booked this slot yet
+        _insert_ignore(SlotUsage, station_id=station.id, day=day, starts=starts, pool=pool,
+                       taken=0)
+        if db.session.execute(take).rowcount != 1:
+            return False
     _used(station.id)
     return True
 
@@ -180,12 +182,14 @@ def _release_place(station_id: int, day: date, starts: time, pool: str) -> None:
 
 
 def _hold_for(phone: str) -> bool:
-    _insert_ignore(OpenBookingCount, phone=phone, open_count=0)
-    result = db.session.execute(update(OpenBookingCount).where(
+    hold = update(OpenBookingCount).where(
         OpenBookingCount.phone == phone,
         OpenBookingCount.open_count < current_app.config["MAX_OPEN_BOOKINGS"],
-    ).values(open_count=OpenBookingCount.open_count + 1))
-    return result.rowcount == 1
+    ).values(open_count=OpenBookingCount.open_count + 1)
+    if db.session.execute(hold).rowcount == 1:
+        return True
+    _insert_ignore(OpenBookingCount, phone=phone, open_count=0)  # a first booking
+    return db.session.execute(hold).rowcount == 1
 
 
 def release_hold(phone: str) -> None:
@@ -202,7 +206,7 @@ def _check_slot(station: Station, day: date, starts: time, pool: str, now: datet
     if day > bookable_days(now.date())[-1]:  # past days and times: the check below
         raise BookingRefused("out_of_window", _l(
             "只能预约今天起%(n)d天内的时段，请重新选择。", n=BOOKING_HORIZON_DAYS))
-    for slot in day_slots(station, day, pool, {}, now):
+    for slot in day_slots(station, day, pool, {}, now, cached_week(station)):
         if slot.starts == starts:
             return slot.ends
     raise BookingRefused("no_such_slot", _l("这个时段不能预约（已过去、不在开放时间或当天休息），请重新选择。"))

@@ -36,7 +36,7 @@ _WEEKS: dict[int, tuple[str, Week]] = {}
 def cached_week(station) -> Week:
     """`Week.of(station)`, kept per process until the station's `hours_version` moves.
 
-    For showing availability; checks that decide a booking read the rules afresh.
+    As current as the station row it is given: pass one read in this request.
     """
     cached = _WEEKS.get(station.id)
     if cached is None or cached[0] != station.hours_version:
