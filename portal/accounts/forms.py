@@ -59,7 +59,7 @@ class RegisterForm(FlaskForm):
                            validators=[DataRequired(_l("请阅读并同意个人信息保护说明"))])
 
     def validate_village(self, field):
-        if not field.data or field.data not in {value for value, _label in field.choices}:
+        if not field.data or field.data not in {choice.value for choice in field.choices}:
             raise ValidationError(_l("请选择所在的村（社区）"))
 
     def validate_id_card(self, field):

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from wtforms.fields.choices import SelectChoice
 
 from portal.accounts import sessions, throttle
 from portal.accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
@@ -20,12 +21,13 @@ from portal.web import form_status, is_kiosk, render, safe_next
 bp = Blueprint("accounts", __name__)
 
 
-def village_choices() -> list[tuple[int, str]]:
+def village_choices() -> list[SelectChoice]:
     """Every village of every town, labelled with the town when there is more than one."""
     towns = db.session.scalars(select(Town).order_by(Town.id)).all()
     several = len(towns) > 1
-    return [(0, _("请选择"))] + [
-        (v.id, f"{t.name} {v.name}" if several else v.name) for t in towns for v in t.villages
+    return [SelectChoice(0, _("请选择"))] + [
+        SelectChoice(v.id, f"{t.name} {v.name}" if several else v.name)
+        for t in towns for v in t.villages
     ]
 
 

@@ -6,6 +6,7 @@ import unicodedata
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 
 from portal.accounts.forms import PhoneField, _int_or_zero, _strip
@@ -46,8 +47,8 @@ class HomeVisitForm(FlaskForm):
     phone = PhoneField(_l("手机号码"))
     address = StringField(_l("上门地址"), filters=[_strip], validators=[
         DataRequired(_l("请填写上门服务的地址")), Length(max=200, message=_l("地址不能超过200个字"))])
-    reason = SelectField(_l("需要上门的原因"), choices=[("", _l("请选择"))] + [
-        (r, REASON_LABELS[r]) for r in HOME_VISIT_REASONS], validators=[
+    reason = SelectField(_l("需要上门的原因"), choices=[SelectChoice("", _l("请选择"))] + [
+        SelectChoice(r, REASON_LABELS[r]) for r in HOME_VISIT_REASONS], validators=[
         DataRequired(_l("请选择需要上门的原因"))], validate_choice=True)
     station = SelectField(_l("由哪个服务站上门"), coerce=_int_or_zero, validate_choice=False)
     preferred_days = StringField(_l("方便的日期和时间（选填）"), filters=[_strip], validators=[

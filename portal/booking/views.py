@@ -14,6 +14,7 @@ from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import bindparam, select
+from wtforms.fields.choices import SelectChoice
 
 from portal.booking import access, service
 from portal.booking.forms import ConfirmForm, HomeVisitForm, LookupForm
@@ -329,7 +330,7 @@ def home_visit(code: str):
     home = _home_station()
     stations = _town_stations(home, None)
     form = HomeVisitForm()
-    form.station.choices = [(s.id, s.name) for s in stations]
+    form.station.choices = [SelectChoice(s.id, s.name) for s in stations]
     if request.method == "GET":
         if current_user.is_authenticated:
             form.name.data, form.phone.data = current_user.name, current_user.phone
