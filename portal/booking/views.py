@@ -9,7 +9,7 @@ import secrets
 from datetime import date, datetime
 from functools import lru_cache
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -172,8 +172,10 @@ def _day_list(_locale: str, day_url: str, days: tuple) -> Markup:
     """The list of days: the costly part of the page to render (fourteen days, two translated
     strings each), so rendered once per worker for each distinct content. The arguments are
     everything it shows (the locale picks the translations), so it cannot be stale."""
-    return Markup(render_template("booking/_day_list.html", days=days, day_url=day_url,
-                                  day_mark=_DAY_MARK))
+    # Template.render, not render_template: no context processors, so nothing about the
+    # person can reach what is shared.
+    return Markup(current_app.jinja_env.get_template("booking/_day_list.html").render(
+        days=days, day_url=day_url, day_mark=_DAY_MARK))
 
 
 def _parse_day(raw: str) -> date:
