@@ -53,85 +53,6 @@ def quiet_station(town) -> Station:
     return station
 
 
-def test_fifty_threads_two_places(app, wide_app, town):
-    app = wide_app
-    station = quiet_station(town)
-    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-002"))
-    now = local_now() + timedelta(days=1)
-    day, slot = service.first_free(station, "online", now)
-    ids = (item.id, station.id)
-    barrier = threading.Barrier(CONFIRMS)
-    outcomes: list[str] = []
-
-    def confirm(n: int) -> None:
-        with app.app_context():
-            the_item, the_station = db.session.get(ServiceItem, ids[0]), db.session.get(Station, ids[1])
-            barrier.wait(timeout=60)
-            try:
-                service.book(item=the_item, station=the_station, day=day, starts=slot.starts,
-                             channel="online", name=f"并发{n}", phone=f"1360000{n:04d}",
-                             user_id=None, idempotency_key=f"key-{n}", now=now)
-                outcomes.append("booked")
-            except service.BookingRefused as refused:
-                outcomes.append(refused.code)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=confirm, args=(n,)) for n in range(CONFIRMS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    db.session.commit()  # end this thread's read snapshot before looking
-    assert sorted(set(outcomes)) == ["booked", "full"] and len(outcomes) == CONFIRMS
-    assert outcomes.count("booked") == PLACES
-    booked = db.session.scalar(select(func.count()).select_from(Booking).where(
-        Booking.station_id == station.id, Booking.day == day, Booking.starts == slot.starts))
-    usage = db.session.scalar(select(SlotUsage.taken).where(
-        SlotUsage.station_id == station.id, SlotUsage.day == day,
-        SlotUsage.starts == slot.starts, SlotUsage.pool == "online"))
-    assert booked == usage == PLACES
-    # The refused ones hold nothing against their personal limit.
-    assert db.session.scalar(select(func.sum(OpenBookingCount.open_count)).where(
-        OpenBookingCount.phone.like("1360000%"))) == PLACES
-
-
-def test_one_person_racing_for_the_same_item_gets_one_booking(app, wide_app, town):
-    app = wide_app
-    station = quiet_station(town)
-    station.capacity_online = 20
-    db.session.commit()
-    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-003"))
-    now = local_now() + timedelta(days=1)
-    day, slot = service.first_free(station, "online", now)
-    barrier = threading.Barrier(10)
-    outcomes = []
-
-    def confirm(n):
-        with app.app_context():
-            the_item, the_station = db.session.get(ServiceItem, item.id), db.session.get(Station, station.id)
-            barrier.wait(timeout=60)
-            try:
-                service.book(item=the_item, station=the_station, day=day, starts=slot.starts,
-                             channel="online", name="同一人", phone="13600009999", user_id=None,
-                             idempotency_key=f"same-{n}", now=now)
-                outcomes.append("booked")
-            except service.BookingRefused as refused:
-                outcomes.append(refused.code)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=confirm, args=(n,)) for n in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    db.session.commit()
-    assert outcomes.count("booked") == 1 and len(outcomes) == 10
-    assert db.session.scalar(select(OpenBookingCount.open_count).where(
-        OpenBookingCount.phone == "13600009999")) == 1
-
-
 def _race(app, n: int, work) -> list[str]:
     """Run work(n) in n threads released together, each with its own session."""
     barrier, outcomes = threading.Barrier(n), []
@@ -153,6 +74,58 @@ def _race(app, n: int, work) -> list[str]:
         t.join(timeout=120)
     db.session.commit()  # end this thread's read snapshot before looking
     return outcomes
+
+
+def test_fifty_threads_two_places(app, wide_app, town):
+    app = wide_app
+    station = quiet_station(town)
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-002"))
+    now = local_now() + timedelta(days=1)
+    day, slot = service.first_free(station, "online", now)
+    ids = (item.id, station.id)
+
+    def confirm(n: int, barrier) -> None:
+        the_item, the_station = db.session.get(ServiceItem, ids[0]), db.session.get(Station, ids[1])
+        barrier.wait(timeout=60)
+        service.book(item=the_item, station=the_station, day=day, starts=slot.starts,
+                     channel="online", name=f"并发{n}", phone=f"1360000{n:04d}",
+                     user_id=None, idempotency_key=f"key-{n}", now=now)
+
+    outcomes = _race(app, CONFIRMS, confirm)
+    assert sorted(set(outcomes)) == ["full", "ok"] and len(outcomes) == CONFIRMS
+    assert outcomes.count("ok") == PLACES
+    booked = db.session.scalar(select(func.count()).select_from(Booking).where(
+        Booking.station_id == station.id, Booking.day == day, Booking.starts == slot.starts))
+    usage = db.session.scalar(select(SlotUsage.taken).where(
+        SlotUsage.station_id == station.id, SlotUsage.day == day,
+        SlotUsage.starts == slot.starts, SlotUsage.pool == "online"))
+    assert booked == usage == PLACES
+    # The refused ones hold nothing against their personal limit.
+    assert db.session.scalar(select(func.sum(OpenBookingCount.open_count)).where(
+        OpenBookingCount.phone.like("1360000%"))) == PLACES
+
+
+def test_one_person_racing_for_the_same_item_gets_one_booking(app, wide_app, town):
+    app = wide_app
+    station = quiet_station(town)
+    station.capacity_online = 20
+    db.session.commit()
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-003"))
+    now = local_now() + timedelta(days=1)
+    day, slot = service.first_free(station, "online", now)
+    ids = (item.id, station.id)
+
+    def confirm(n: int, barrier) -> None:
+        the_item, the_station = db.session.get(ServiceItem, ids[0]), db.session.get(Station, ids[1])
+        barrier.wait(timeout=60)
+        service.book(item=the_item, station=the_station, day=day, starts=slot.starts,
+                     channel="online", name="同一人", phone="13600009999", user_id=None,
+                     idempotency_key=f"same-{n}", now=now)
+
+    outcomes = _race(app, 10, confirm)
+    assert outcomes.count("ok") == 1 and len(outcomes) == 10
+    assert db.session.scalar(select(OpenBookingCount.open_count).where(
+        OpenBookingCount.phone == "13600009999")) == 1
 
 
 def counters_match_bookings(*stations: Station) -> None:
