@@ -99,9 +99,7 @@ def availability(station: Station, pool: str, now: datetime,
     result = []
     for day in days or list(window):
         slots = window.get(day, ([], 0))[0]
-        if day <= earliest.date():
-            slots = [s for s in slots if datetime.combine(day, s.starts) >= earliest]
-        result.append((day, slots))
+        result.append((day, _not_before(earliest, day, slots)))
     return result
 
 
@@ -111,10 +109,17 @@ def days_left(station: Station, pool: str, now: datetime) -> list[tuple[date, bo
     result = []
     for day, (slots, left) in _window(station, pool, now.date()).items():
         if day <= earliest.date():
-            slots = [s for s in slots if datetime.combine(day, s.starts) >= earliest]
+            slots = _not_before(earliest, day, slots)
             left = sum(s.left for s in slots)
         result.append((day, bool(slots), left))
     return result
+
+
+def _not_before(earliest: datetime, day: date, slots: list[Slot]) -> list[Slot]:
+    """The day's slots that start at `earliest` or later (all of them on a later day)."""
+    if day > earliest.date():
+        return slots
+    return [s for s in slots if datetime.combine(day, s.starts) >= earliest]
 
 
 def first_free(station: Station, pool: str, now: datetime) -> tuple[date, Slot] | None:
