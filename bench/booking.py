@@ -172,22 +172,27 @@ class Gunicorn:
 
 
 class Client:
-    """One simulated person: a keep-alive connection and a cookie."""
+    """One simulated person: a keep-alive connection and its cookies."""
 
     def __init__(self, port: int):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.cookie = ""
+        self.cookies: dict[str, str] = {}
 
-    def request(self, method, path, body=None):
-        headers = {"Cookie": self.cookie} if self.cookie else {}
+    @property
+    def cookie(self) -> str:
+        return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+
+    def request(self, method, path, body=None, headers=None):
+        headers = {**({"Cookie": self.cookie} if self.cookies else {}), **(headers or {})}
         if body is not None:
             body = urllib.parse.urlencode(body)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         self.conn.request(method, path, body=body, headers=headers)
         response = self.conn.getresponse()
         data = response.read()
-        if cookie := response.getheader("Set-Cookie"):
-            self.cookie = cookie.split(";", 1)[0]
+        for cookie in response.msg.get_all("Set-Cookie") or ():
+            name, _, value = cookie.split(";", 1)[0].partition("=")
+            self.cookies[name] = value
         return response.status, data
 
 

@@ -60,3 +60,18 @@ def test_one_address_trying_many_accounts_is_slowed(app):
                                            "password": PASSWORD},
                            environ_base={"REMOTE_ADDR": "203.0.113.99"})
     assert response.status_code == 429
+
+
+def test_login_works_with_rate_limits_switched_off(tmp_path, database_url):
+    """RATELIMIT_ENABLED=False (a load test, say) leaves Flask-Limiter without storage."""
+    from portal.extensions import db
+    from tests.conftest import PASSWORD, Forms, make_app, make_user
+    app = make_app(tmp_path, database_url, RATELIMIT_ENABLED=False)
+    with app.app_context():
+        make_user("13911119999")
+        forms = Forms(app.test_client())
+        wrong = forms.post("/login", {"phone": "13911119999", "password": "wrong-one-1"})
+        right = forms.post("/login", {"phone": "13911119999", "password": PASSWORD})
+        assert (wrong.status_code, right.status_code) == (422, 302)
+        db.session.remove()
+        db.engine.dispose()

@@ -32,8 +32,16 @@ def _checks(phone: str, address: str, known_device: bool):
         yield PER_ACCOUNT, ("login-account", phone)
 
 
+def _on() -> bool:
+    """False when rate limiting is switched off (RATELIMIT_ENABLED=False, e.g. for a load
+    test): Flask-Limiter then has no storage, and login must still work."""
+    return limiter.enabled and limiter.limiter is not None
+
+
 def wait_seconds(phone: str, address: str, known_device: bool) -> int:
     """Seconds until another attempt is allowed; 0 when the attempt may go ahead."""
+    if not _on():
+        return 0
     waits = [
         limiter.limiter.get_window_stats(item, *keys).reset_time - time.time()
         for item, keys in _checks(phone, address, known_device)
@@ -43,13 +51,16 @@ def wait_seconds(phone: str, address: str, known_device: bool) -> int:
 
 
 def record_failure(phone: str, address: str, known_device: bool) -> None:
+    if not _on():
+        return
     for item, keys in _checks(phone, address, known_device):
         limiter.limiter.hit(item, *keys)
 
 
 def record_success(phone: str, address: str) -> None:
     """A correct password clears this browser's own failures, not the account-wide count."""
-    limiter.limiter.clear(PER_ACCOUNT_AND_ADDRESS, "login-pair", phone, address)
+    if _on():
+        limiter.limiter.clear(PER_ACCOUNT_AND_ADDRESS, "login-pair", phone, address)
 
 
 def _serializer() -> URLSafeSerializer:
