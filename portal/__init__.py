@@ -53,8 +53,9 @@ def register_blueprints(app: Flask) -> None:
     from portal.kiosk.views import bp as kiosk
     from portal.kiosk.views import enforce_idle_reset
     from portal.main.views import bp as main
+    from portal.ratings.views import bp as ratings
 
-    for blueprint in (main, accounts, kiosk, admin, booking, desk):
+    for blueprint in (main, accounts, kiosk, admin, booking, desk, ratings):
         app.register_blueprint(blueprint)
     enforce_idle_reset(app)
 

@@ -1,9 +1,13 @@
 """Import every model once, so Alembic and SQLAlchemy see the whole schema."""
 from portal.accounts.models import LoginSession, User, UserRole  # noqa: F401
 from portal.audit import AuditEvent  # noqa: F401
-from portal.places.models import ClosedDay, OpeningPeriod, Station, Town, Village  # noqa: F401
+from portal.places.models import (  # noqa: F401
+    CalendarDay, ClosedDay, OpeningPeriod, Station, Town, Village,
+)
 from portal.booking.models import (  # noqa: F401
     Booking, BookingEvent, HomeVisitRequest, Material, OpenBookingCount, ServiceCategory,
     ServiceItem, SlotUsage,
 )
 from portal.notifications import Message  # noqa: F401
+from portal.desk.models import MaterialCheck  # noqa: F401
+from portal.ratings.models import FollowUp, Rating  # noqa: F401

@@ -6,13 +6,14 @@ missing. All names are fictional; the README lists the accounts (password `demo-
 from __future__ import annotations
 
 import math
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from sqlalchemy import select
 
 from portal.accounts.models import User, UserRole
 from portal.extensions import db
-from portal.places.models import ClosedDay, OpeningPeriod, Station, Town, Village
+from portal.places.models import (CalendarDay, ClosedDay, OpeningPeriod, Station, Town,
+                                  Village)
 
 DEMO_PASSWORD = "demo-2026"
 TOWN = {"code": "qinghe-demo", "name": "青禾镇（演示）", "phone": "0000-12345678"}
@@ -24,6 +25,18 @@ SATURDAY_MORNING = ((time(9, 0), time(12, 0)),)
 # Demo holidays only: check the State Council's annual notice before real use.
 HOLIDAYS = ((date(2027, 1, 1), "元旦"),) + tuple(
     (date(2027, 2, d), "春节") for d in range(5, 12))
+# The working-day calendar: the 2026 arrangement as announced, and demo dates for 2027.
+# Check the State Council's annual notice (国务院办公厅关于部分节假日安排的通知) before real use.
+HOLIDAY_RANGES = (
+    ("元旦", date(2026, 1, 1), date(2026, 1, 3)), ("春节", date(2026, 2, 15), date(2026, 2, 23)),
+    ("清明节", date(2026, 4, 4), date(2026, 4, 6)), ("劳动节", date(2026, 5, 1), date(2026, 5, 5)),
+    ("端午节", date(2026, 6, 19), date(2026, 6, 21)), ("中秋节", date(2026, 9, 25), date(2026, 9, 27)),
+    ("国庆节", date(2026, 10, 1), date(2026, 10, 7)), ("元旦", date(2027, 1, 1), date(2027, 1, 1)),
+    ("春节", date(2027, 2, 5), date(2027, 2, 11)),
+)
+MAKE_UP_DAYS = ((date(2026, 1, 4), "元旦调休"), (date(2026, 2, 14), "春节调休"),
+                (date(2026, 2, 28), "春节调休"), (date(2026, 5, 9), "劳动节调休"),
+                (date(2026, 9, 20), "国庆节调休"), (date(2026, 10, 10), "国庆节调休"))
 # (phone, name, roles, station index: 0 = first village station, 1 = second)
 ACCOUNTS = (
     ("13800000001", "张秀兰", (), None),
@@ -48,6 +61,7 @@ def seed_demo() -> str:
         _account(phone, name, roles,
                  village=town.villages[index % len(town.villages)],
                  station=village_stations[station_index] if station_index is not None else None)
+    _calendar()
     db.session.commit()
     items = load_catalogue()
     bookings = seed_bookings(town)
@@ -86,6 +100,16 @@ def _town() -> Town:
         have = {c.day for c in station.closed_days}
         station.closed_days.extend(ClosedDay(day=d, reason=r) for d, r in HOLIDAYS if d not in have)
     return town
+
+
+def _calendar() -> None:
+    have = set(db.session.scalars(select(CalendarDay.day)))
+    for name, first, last in HOLIDAY_RANGES:
+        for n in range((last - first).days + 1):
+            if (day := first + timedelta(days=n)) not in have:
+                db.session.add(CalendarDay(day=day, workday=False, name=name))
+    db.session.add_all(CalendarDay(day=d, workday=True, name=n) for d, n in MAKE_UP_DAYS
+                       if d not in have)
 
 
 def _hours(station: Station, saturday: bool) -> None:

@@ -9,6 +9,7 @@ import segno
 from babel.dates import format_skeleton
 from flask import current_app, g, request
 from flask_babel import get_locale, get_translations
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
@@ -16,7 +17,8 @@ from markupsafe import Markup, escape
 from portal.accounts.models import ROLE_LABELS
 from portal.accounts.validation import mask_id_card, mask_phone
 from portal.booking.forms import REASON_LABELS
-from portal.booking.models import HOME_VISIT_STATUS_LABELS, STATUS_LABELS
+from portal.booking.models import (CHANNEL_LABELS, EVENT_LABELS, HOME_VISIT_STATUS_LABELS,
+                                   STATUS_LABELS)
 from portal.web import elder_mode, is_kiosk, kiosk_idle_seconds
 
 # htmx 2.0 settings for a strict CSP and shared kiosks (see static/vendor/README.md).
@@ -71,6 +73,24 @@ def _template_gettext(string: str, **variables) -> Markup:
 def _template_ngettext(singular: str, plural: str, n: int, **variables) -> Markup:
     variables.setdefault("num", n)
     return Markup(_translations().ungettext(singular, plural, n)) % variables
+
+
+def labels(mapping: dict):
+    """A template filter that shows `mapping[key]` (lazy translated labels) in the page's
+    language. Each label is translated once per catalogue and kept: resolving a lazy string
+    costs ~20 µs, and a desk queue shows a few hundred of them."""
+    cache: dict[tuple[int, object], str] = {}
+
+    def label(key) -> str:
+        index = (id(_translations()), key)
+        try:
+            return cache[index]
+        except KeyError:
+            value = mapping.get(key)
+            result = cache[index] = str(value) if value is not None else str(key or "")
+            return result
+
+    return label
 
 
 def install_fast_gettext(app) -> None:
@@ -128,17 +148,34 @@ def _render_chrome(lang, elder, kiosk, signed_in, clerk, admin, idle) -> tuple[s
     return head, header, footer
 
 
+STEP_LABELS = {"callback": _l("回访"), "rectify": _l("整改"), "reply": _l("答复居民")}
+STEP_HINTS = {"callback": _l("电话联系居民，了解不满意的原因，记下居民说的情况。"),
+              "rectify": _l("写明整改了什么、由谁负责。"),
+              "reply": _l("写给居民的答复，会作为消息发给居民。")}
+
+
+def register_desk_filters(app) -> None:
+    from portal.desk.workflow import ACTION_LABELS, RELATION_LABELS
+    app.jinja_env.filters["action_label"] = labels(ACTION_LABELS)
+    app.jinja_env.filters["relation_label"] = labels(RELATION_LABELS)
+    app.jinja_env.filters["step_label"] = labels(STEP_LABELS)
+    app.jinja_env.filters["step_hint"] = labels(STEP_HINTS)
+
+
 def register(app) -> None:
     install_fast_gettext(app)
     app.jinja_env.globals["page_chrome"] = page_chrome
     app.jinja_env.filters["day_label"] = day_label
     app.jinja_env.filters["qr"] = qr_data_uri
-    app.jinja_env.filters["booking_status"] = lambda status: STATUS_LABELS.get(status, status)
-    app.jinja_env.filters["visit_status"] = lambda s: HOME_VISIT_STATUS_LABELS.get(s, s)
-    app.jinja_env.filters["visit_reason"] = lambda r: REASON_LABELS.get(r, r)
+    app.jinja_env.filters["booking_status"] = labels(STATUS_LABELS)
+    app.jinja_env.filters["visit_status"] = labels(HOME_VISIT_STATUS_LABELS)
+    app.jinja_env.filters["visit_reason"] = labels(REASON_LABELS)
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["mask_id"] = mask_id_card
-    app.jinja_env.filters["role_label"] = lambda role: ROLE_LABELS.get(role, role)
+    app.jinja_env.filters["role_label"] = labels(ROLE_LABELS)
+    app.jinja_env.filters["channel_label"] = labels(CHANNEL_LABELS)
+    app.jinja_env.filters["event_label"] = labels(EVENT_LABELS)
+    register_desk_filters(app)
 
     @app.context_processor
     def globals_():

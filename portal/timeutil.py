@@ -22,3 +22,13 @@ def local_today() -> date:
 def local_now() -> datetime:
     """Now in the town, as a naive local datetime (slots are local wall-clock times)."""
     return datetime.now(LOCAL_ZONE).replace(tzinfo=None)
+
+
+def to_local(moment: datetime) -> datetime:
+    """A naive UTC moment from the database as naive local (town) time."""
+    return moment.replace(tzinfo=UTC).astimezone(LOCAL_ZONE).replace(tzinfo=None)
+
+
+def to_utc(local: datetime) -> datetime:
+    """A naive local (town) time as naive UTC, for comparing with stored moments."""
+    return local.replace(tzinfo=LOCAL_ZONE).astimezone(UTC).replace(tzinfo=None)

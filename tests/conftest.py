@@ -10,11 +10,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from bs4 import BeautifulSoup
 from flask import has_app_context
 from flask.testing import FlaskClient
@@ -112,6 +117,42 @@ def app(tmp_path, database_url):
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def wide_app(tmp_path, database_url):
+    """The app with a connection pool large enough for every thread at once."""
+    app = make_app(tmp_path, database_url,
+                   SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 55, "max_overflow": 0})
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def race(app, n: int, work, refusal: type[Exception]) -> list[str]:
+    """Run work(k, barrier) in n threads released together (each waits on the barrier before
+    its decisive step), each with its own app context and session. Returns each thread's
+    outcome: "ok", or the `code` of the `refusal` it raised."""
+    barrier, outcomes = threading.Barrier(n), []
+
+    def run(k):
+        with app.app_context():
+            try:
+                work(k, barrier)
+                outcomes.append("ok")
+            except refusal as refused:
+                outcomes.append(refused.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    db.session.commit()  # end this thread's read snapshot before looking
+    return outcomes
 
 
 @pytest.fixture
@@ -230,3 +271,47 @@ class Auth:
 @pytest.fixture
 def auth(client, forms):
     return Auth(client, forms)
+
+
+# -- staff at work, on a frozen clock ----------------------------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TUESDAY_MORNING = datetime(2026, 11, 24, 9, 5, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(TUESDAY_MORNING, tick=True) as traveller:
+        yield traveller
+
+
+def sign_in(app, phone: str, *roles: str, station=None, name="工作人员"):
+    """A user with `roles`, signed in on a client of their own."""
+    user = make_user(phone, *roles, station=station, name=name)
+    client = app.test_client()
+    forms = Forms(client)
+
+    def login():  # again after the clock has moved past the session's idle limit
+        assert forms.post("/login", {"phone": phone, "password": PASSWORD}).status_code == 302
+
+    def post(url, data=None, **kwargs):
+        return forms.post(url, data or {}, token_from="/me/", **kwargs)
+
+    login()
+    return SimpleNamespace(user=user, client=client, post=post, login=login,
+                           get=lambda url, **kw: client.get(url, **kw))
+
+
+@pytest.fixture
+def desk(clock, app, town):
+    """Two village stations with a clerk each, town-centre staff, and two items: one that may
+    be handled by proxy (SB-001, five materials), one that may not (JY-001)."""
+    from portal.booking.models import ServiceItem
+    a, b = town.villages[0].station, town.villages[1].station
+    item = db.session.scalar(db.select(ServiceItem).where(ServiceItem.code == "SB-001"))
+    own = db.session.scalar(db.select(ServiceItem).where(ServiceItem.code == "JY-001"))
+    return SimpleNamespace(
+        app=app, town=town, a=a, b=b, item=item, own_item=own,
+        clerk_a=sign_in(app, "13911110001", "clerk", station=a, name="王窗口"),
+        clerk_b=sign_in(app, "13911110002", "clerk", station=b, name="赵窗口"),
+        centre=sign_in(app, "13911110003", "town_staff", name="陈中心"))

@@ -27,22 +27,11 @@ from portal.booking.models import Booking, OpenBookingCount, ServiceItem, SlotUs
 from portal.extensions import db
 from portal.places.models import Station
 from portal.timeutil import local_now
+from tests.conftest import race
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIRMS = 50
 PLACES = 2
-
-
-@pytest.fixture
-def wide_app(tmp_path, database_url):
-    """The app with a connection pool large enough for every thread at once."""
-    from tests.conftest import make_app
-    app = make_app(tmp_path, database_url,
-                   SQLALCHEMY_ENGINE_OPTIONS={"pool_size": CONFIRMS + 5, "max_overflow": 0})
-    with app.app_context():
-        yield app
-        db.session.remove()
-        db.engine.dispose()
 
 
 def quiet_station(town) -> Station:
@@ -54,26 +43,7 @@ def quiet_station(town) -> Station:
 
 
 def _race(app, n: int, work) -> list[str]:
-    """Run work(n) in n threads released together, each with its own session."""
-    barrier, outcomes = threading.Barrier(n), []
-
-    def run(k):
-        with app.app_context():
-            try:
-                work(k, barrier)
-                outcomes.append("ok")
-            except service.BookingRefused as refused:
-                outcomes.append(refused.code)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    db.session.commit()  # end this thread's read snapshot before looking
-    return outcomes
+    return race(app, n, work, service.BookingRefused)
 
 
 def test_fifty_threads_two_places(app, wide_app, town):

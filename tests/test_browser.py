@@ -284,3 +284,101 @@ def test_every_service_guide_prints_on_one_a4_page(browser, server):
             too_long.append(item["code"])
     page.close()
     assert too_long == []
+
+
+@pytest.fixture
+def desk_pc(browser, server):
+    """A clerk's desk PC: a wide screen, no touch."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=server,
+                                  locale="zh-CN")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in_as(page, phone: str) -> None:
+    page.goto("/login")
+    page.get_by_label("手机号码").fill(phone)
+    page.get_by_label("密码").fill("demo-2026")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(re.compile(r"/me/$"))
+
+
+def check_in_by_code(desk_pc, ref: str) -> None:
+    desk_pc.goto("/desk/")
+    desk_pc.get_by_label("签到：输入或扫描预约编号").fill(ref)
+    desk_pc.keyboard.press("Enter")  # what a USB scanner does after the code
+    desk_pc.wait_for_url(re.compile(rf"/desk/bookings/{ref.upper()}$"))
+
+
+def test_desk_journey_return_for_supplement_complete_and_a_bad_rating(phone, desk_pc, kiosk):
+    """A resident books at their village; the clerk checks in by code, accepts, returns it for
+    one missing material; the resident comes back, the clerk completes; the resident rates
+    不满意 at the kiosk; town staff see the follow-up case. On a Tuesday morning."""
+    import time_machine
+
+    from tests.conftest import TUESDAY_MORNING
+    with time_machine.travel(TUESDAY_MORNING, tick=True):
+        sign_in_as(phone, "13800000001")  # 张秀兰, 东岭村
+        phone.goto("/services/MZ-004")
+        phone.get_by_role("link", name="预约办理").click()
+        phone.locator(".choice-list a.choice").first.click()  # the own village
+        phone.locator(".day-list a.choice").first.click()  # today
+        phone.locator(".slot-grid a.choice").first.click()
+        phone.get_by_role("button", name="确认预约").click()
+        phone.wait_for_url(re.compile(r"/confirmation$"))
+        ref = phone.locator(".ref").inner_text().strip()
+
+        sign_in_as(desk_pc, "13800000101")  # 王芳, clerk at 东岭村
+        check_in_by_code(desk_pc, ref.lower())
+        expect(desk_pc.locator(".status")).to_have_text("已签到")
+        desk_pc.get_by_role("button", name="受理", exact=True).click()
+        expect(desk_pc.locator(".status")).to_have_text("已受理")
+        materials = desk_pc.locator(".materials-form fieldset")
+        missing = materials.last.locator("legend").inner_text().split("（")[0]
+        for n in range(materials.count() - 1):
+            materials.nth(n).get_by_label("已带来").check()
+        materials.last.get_by_label("缺少").check()
+        desk_pc.get_by_role("button", name="保存核对结果").click()
+        desk_pc.get_by_role("button", name="退回补正并打印一次性告知书").click()
+        desk_pc.wait_for_url(re.compile(r"/notice$"))
+        assert missing in desk_pc.locator(".missing").inner_text()
+        desk_pc.emulate_media(media="print")
+        shot(desk_pc, "desk-one-time-notice-print")
+        desk_pc.emulate_media(media="screen")
+
+        phone.goto(f"/bookings/{ref}")
+        expect(phone.locator(".status")).to_have_text("退回补正")
+        assert missing in phone.locator("#missing-title + ul").inner_text()
+        shot(phone, "status-returned-375")
+
+        check_in_by_code(desk_pc, ref)  # the resident is back with the missing paper
+        desk_pc.get_by_role("button", name="材料已补齐，继续办理").click()
+        expect(desk_pc.locator(".status")).to_have_text("办理中")
+        desk_pc.locator(".materials-form fieldset").last.get_by_label("已带来").check()
+        desk_pc.get_by_role("button", name="保存核对结果").click()
+        desk_pc.get_by_role("button", name="办结", exact=True).click()
+        expect(desk_pc.locator(".status")).to_have_text("已办结")
+        assert "王芳" in desk_pc.locator("#person").inner_text()  # still the responsible clerk
+        shot(desk_pc, "desk-case-completed")
+
+        kiosk.goto("/kiosk/")
+        kiosk.locator(".kiosk-tile", has_text="评价服务").click()
+        kiosk.get_by_label("预约编号").fill(ref)
+        kiosk.get_by_label("预约手机号码的后四位").fill("0001")
+        kiosk.get_by_role("button", name="下一步").click()
+        kiosk.wait_for_url(re.compile(r"/rate$"))
+        for button in kiosk.locator(".rating-level").all():
+            assert button.bounding_box()["height"] >= 64
+        shot(kiosk, "kiosk-rating-1080")
+        kiosk.get_by_role("button", name="不满意", exact=True).click()
+        expect(kiosk.locator("h1")).to_have_text("谢谢您的评价")
+
+        sign_in_as(desk_pc, "13800000201")  # 陈静, town-centre staff
+        desk_pc.goto("/desk/follow-ups")
+        row = desk_pc.locator("tr", has_text="高龄老年人津贴申请")
+        expect(row).to_contain_text("不满意")
+        assert desk_pc.locator("tr.overdue").count() >= 1  # the demo's late case is flagged
+        shot(desk_pc, "desk-follow-ups")
+        desk_pc.goto("/desk/")
+        shot(desk_pc, "desk-centre-queue")

@@ -8,7 +8,7 @@ from tests.conftest import make_app
 
 # Blueprints anyone may open. Every other blueprint must declare its staff roles
 # (security.staff_only), so a new area cannot forget its guard.
-PUBLIC_BLUEPRINTS = {"main", "accounts", "kiosk", "booking"}
+PUBLIC_BLUEPRINTS = {"main", "accounts", "kiosk", "booking", "ratings"}
 
 
 def test_security_headers_on_every_page(client):
@@ -89,6 +89,13 @@ def test_too_large_uploads_get_a_413_page(client, forms, page):
     assert p.status == 413 and "文件太大" in p.text("h1")
 
 
+def sample_url(rule) -> str:
+    """The rule's URL with 1 for every argument (an `any(...)` argument: its first choice)."""
+    values = {name: sorted(conv.items)[0] if hasattr(conv, "items") else "1"
+              for name, conv in rule._converters.items()}
+    return re.sub(r"<(?:[^>]*:)?([^>:]+)>", lambda m: values[m.group(1)], rule.rule)
+
+
 def staff_rules(app):
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.rpartition(".")[0]
@@ -114,7 +121,7 @@ def test_staff_routes_answer_403_to_everyone_without_the_role(app, auth, forms):
         for rule, method, roles in rules:
             if role in roles:
                 continue
-            url = re.sub(r"<[^>]+>", "1", rule.rule)
+            url = sample_url(rule)
             response = client.open(url, method=method, data={"csrf_token": token})
             assert response.status_code == 403, f"{role} {method} {url}: {response.status_code}"
 
@@ -123,7 +130,7 @@ def test_staff_routes_send_anonymous_visitors_to_login(app, forms):
     client = app.test_client()
     token = type(forms)(client).token("/")
     for rule, method, _roles in staff_rules(app):
-        url = re.sub(r"<[^>]+>", "1", rule.rule)
+        url = sample_url(rule)
         response = client.open(url, method=method, data={"csrf_token": token})
         if method == "GET":
             assert response.status_code == 302 and "/login" in response.headers["Location"]

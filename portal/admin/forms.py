@@ -11,9 +11,11 @@ from wtforms import (
     Form,
     FormField,
     IntegerField,
+    SelectField,
     StringField,
     TimeField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional,
                                 Regexp, ValidationError)
 
@@ -102,3 +104,14 @@ class ClosedDayForm(FlaskForm):
     def validate_day(self, field):
         if field.data and field.data < local_today():
             raise ValidationError(_l("不能选择已经过去的日期"))
+
+
+class CalendarDayForm(FlaskForm):
+    """An exception to the Monday–Friday working week: a holiday or a make-up working day."""
+
+    day = DateField(_l("日期"), validators=[InputRequired(_l("请选择日期"))])
+    kind = SelectField(_l("类型"), choices=[SelectChoice("holiday", _l("放假（工作日休息）")),
+                                          SelectChoice("workday", _l("调休上班（周末上班）"))],
+                       validators=[DataRequired()])
+    name = StringField(_l("名称"), filters=[_strip], validators=[
+        DataRequired(_l("请输入名称，例如“国庆节”")), Length(max=40)])

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from portal import audit
 from portal.admin.forms import (
     WEEKDAY_NAMES,
+    CalendarDayForm,
     ClosedDayForm,
     StationForm,
     TownForm,
@@ -18,7 +19,8 @@ from portal.admin.forms import (
 )
 from portal.extensions import db
 from portal.places.hours import weekly
-from portal.places.models import ClosedDay, OpeningPeriod, Station, Town, Village
+from portal.places.models import (CalendarDay, ClosedDay, OpeningPeriod, Station, Town,
+                                  Village)
 from portal.security import staff_only
 from portal.timeutil import local_today
 from portal.web import form_status, render
@@ -168,3 +170,37 @@ def delete_closed_day(station_id: int, closed_id: int):
     db.session.commit()
     flash(_("已取消该休息日。"), "success")
     return redirect(url_for("admin.station", station_id=station_id))
+
+
+@bp.route("/calendar", methods=["GET", "POST"])
+def calendar():
+    """Public holidays and make-up working days (调休): deadlines in working days use them."""
+    form = CalendarDayForm()
+    if form.validate_on_submit():
+        row = db.session.get(CalendarDay, form.day.data) or CalendarDay(day=form.day.data)
+        row.workday, row.name = form.kind.data == "workday", form.name.data
+        db.session.add(row)
+        audit.record("calendar.saved", row, workday=row.workday, name=row.name)
+        db.session.commit()
+        flash(_("已保存。"), "success")
+        return redirect(url_for("admin.calendar"))
+    days = db.session.scalars(select(CalendarDay).where(
+        CalendarDay.day >= local_today().replace(month=1, day=1)).order_by(CalendarDay.day)).all()
+    return render("admin/calendar.html", form=form, days=days, status=form_status(form))
+
+
+@bp.route("/calendar/<day>/delete", methods=["POST"])
+def delete_calendar_day(day: str):
+    from datetime import date
+    try:
+        row = db.session.get(CalendarDay, date.fromisoformat(day))
+    except ValueError:
+        row = None
+    if row is None:
+        abort(404)
+    audit.record("calendar.removed", row, workday=row.workday, name=row.name)
+    db.session.delete(row)
+    db.session.commit()
+    flash(_("已删除。"), "success")
+    return redirect(url_for("admin.calendar"))
+

@@ -27,6 +27,17 @@ CHANNELS = ("online", "kiosk", "phone", "walkin")
 # Which capacity a channel draws on: web and kiosk share one pool (DESIGN.md §4).
 POOL_OF_CHANNEL = {"online": "online", "kiosk": "online", "phone": "phone", "walkin": "walkin"}
 POOLS = ("online", "phone", "walkin")
+CHANNEL_LABELS = {"online": _l("网上预约"), "kiosk": _l("自助终端"), "phone": _l("电话预约"),
+                  "walkin": _l("现场办理")}
+# What each timeline step is called on the status and desk pages.
+EVENT_LABELS = {
+    "book": _l("预约"), "cancel": _l("取消预约"), "move": _l("改期"), "check_in": _l("到场签到"),
+    "accept": _l("受理"), "start": _l("开始办理"), "complete": _l("办结"), "return": _l("退回补正"),
+    "resume": _l("材料补齐，继续办理"), "reject": _l("不予办理"), "forward": _l("转镇政务服务中心"),
+    "no_show": _l("未到场"), "proxy": _l("登记代办人"), "rate": _l("居民评价"),
+}
+# Notes the resident sees on the status page (the others are the staff's own notes).
+PUBLIC_NOTES = ("move", "return", "reject")
 
 _OPEN_SQL = f"status IN {OPEN_STATUSES!r}"  # the partial index's condition (as in 0002)
 
@@ -145,9 +156,28 @@ class Booking(db.Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     reminded_at: Mapped[datetime | None]
+    # The desk (desk/workflow.py). The clerk who accepted it is responsible to the end, even
+    # after forwarding (首问负责). Times are this round at the desk: a case returned for
+    # missing materials and resumed starts a new round (the events keep the whole story).
+    responsible_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    checked_in_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]  # completed, rejected, returned or forwarded
+    forwarded_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]
+    # Entered at the desk for walk-ins and phone callers; shown masked, revealed on purpose.
+    id_card: Mapped[str | None] = mapped_column(String(18))
+    # Proxy handling (帮办代办): who applied on the resident's behalf, and how related.
+    proxy_name: Mapped[str | None] = mapped_column(String(40))
+    proxy_phone: Mapped[str | None] = mapped_column(String(11))
+    proxy_id_card: Mapped[str | None] = mapped_column(String(18))
+    proxy_relation: Mapped[str | None] = mapped_column(String(12))
+    # The clerk's words on the last one-time notice, beside the materials still missing.
+    supplement_note: Mapped[str | None] = mapped_column(Text)
 
     item: Mapped[ServiceItem] = relationship()
     station: Mapped[Station] = relationship()
+    responsible: Mapped["User | None"] = relationship(foreign_keys=[responsible_id])  # noqa: F821
     events: Mapped[list[BookingEvent]] = relationship(
         back_populates="booking", cascade="all, delete-orphan", order_by="BookingEvent.id")
 
@@ -175,6 +205,7 @@ class BookingEvent(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
 
     booking: Mapped[Booking] = relationship(back_populates="events")
+    actor: Mapped["User | None"] = relationship()  # noqa: F821
 
 
 HOME_VISIT_REASONS = ("elderly", "disabled", "ill", "other")
@@ -204,6 +235,12 @@ class HomeVisitRequest(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(10), default="requested")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Scheduled and recorded at the desk.
+    visit_at: Mapped[datetime | None]  # local wall-clock time agreed with the resident
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str] = mapped_column(Text, default="", server_default="")
+    done_at: Mapped[datetime | None]
 
     item: Mapped[ServiceItem] = relationship()
     station: Mapped[Station] = relationship()
+    clerk: Mapped["User | None"] = relationship(foreign_keys=[clerk_id])  # noqa: F821

@@ -89,12 +89,13 @@ def _window(station: Station, pool: str, today: date) -> dict[date, tuple[list[S
 
 
 def availability(station: Station, pool: str, now: datetime,
-                 days: list[date] | None = None) -> list[tuple[date, list[Slot]]]:
-    """Each bookable day (or each of `days`) with its slots from `now + MIN_LEAD` on.
+                 days: list[date] | None = None,
+                 lead: timedelta = MIN_LEAD) -> list[tuple[date, list[Slot]]]:
+    """Each bookable day (or each of `days`) with its slots from `now + lead` on.
 
     An empty list: closed that day, or the day is outside the booking window.
     """
-    earliest = now + MIN_LEAD
+    earliest = now + lead
     window = _window(station, pool, now.date())
     result = []
     for day in days or list(window):
@@ -204,14 +205,15 @@ def release_hold(phone: str) -> None:
     ).values(open_count=OpenBookingCount.open_count - 1))
 
 
-def _check_slot(station: Station, day: date, starts: time, pool: str, now: datetime) -> time:
+def _check_slot(station: Station, day: date, starts: time, pool: str, now: datetime,
+                lead: timedelta = MIN_LEAD) -> time:
     """The slot's end time, or BookingRefused when the station does not offer it."""
     if not station.active:
         raise BookingRefused("station_closed", _l("这个服务站暂停预约，请选择其他服务站。"))
     if day > bookable_days(now.date())[-1]:  # past days and times: the check below
         raise BookingRefused("out_of_window", _l(
             "只能预约今天起%(n)d天内的时段，请重新选择。", n=BOOKING_HORIZON_DAYS))
-    for slot in day_slots(station, day, pool, {}, now, cached_week(station)):
+    for slot in day_slots(station, day, pool, {}, now, cached_week(station), lead):
         if slot.starts == starts:
             return slot.ends
     raise BookingRefused("no_such_slot", _l("这个时段不能预约（已过去、不在开放时间或当天休息），请重新选择。"))
@@ -223,12 +225,16 @@ def _existing(key: str | None) -> Booking | None:
 
 def book(*, item: ServiceItem, station: Station, day: date, starts: time, channel: str,
          name: str, phone: str, user_id: int | None, idempotency_key: str | None,
-         now: datetime, actor_id: int | None = None) -> Booking:
-    """Book a place, or raise BookingRefused. Returns the earlier booking for a repeated key."""
+         now: datetime, actor_id: int | None = None, lead: timedelta = MIN_LEAD) -> Booking:
+    """Book a place, or raise BookingRefused. Returns the earlier booking for a repeated key.
+
+    `lead`: how far ahead of `now` the slot must start (the desk books walk-ins into the
+    slot under way with a negative lead).
+    """
     if not item.active:
         raise BookingRefused("item_inactive", _l("这个事项暂不接受预约。"))
     pool = POOL_OF_CHANNEL[channel]
-    ends = _check_slot(station, day, starts, pool, now)
+    ends = _check_slot(station, day, starts, pool, now, lead)
     try:
         with write_transaction():
             if (earlier := _existing(idempotency_key)) is not None:

@@ -41,16 +41,18 @@ def slot_times(periods: list[Period], minutes: int) -> list[tuple[time, time]]:
 
 
 def day_slots(station, day: date, pool: str, taken: Mapping[time, int],
-              now: datetime | None = None, week: Week | None = None) -> list[Slot]:
+              now: datetime | None = None, week: Week | None = None,
+              lead: timedelta = MIN_LEAD) -> list[Slot]:
     """The station's slots on `day` for one capacity pool, with places taken and left.
 
-    Slots that start before `now + MIN_LEAD` are left out (pass `now` as local time).
+    Slots that start before `now + lead` are left out (pass `now` as local time; the desk
+    passes a negative lead for walk-ins, who are served in the slot under way).
     Pass `week` (Week.of or hours.cached_week) when asking about many days.
     """
     if not station.active:
         return []
     capacity = station.capacity(pool)
-    earliest = (now + MIN_LEAD) if now else None
+    earliest = (now + lead) if now else None
     periods = (week or Week.of(station)).periods_on(day)
     return [
         Slot(a, b, capacity, taken.get(a, 0))

@@ -18,7 +18,8 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.booking import access, service
 from portal.booking.forms import ConfirmForm, HomeVisitForm, LookupForm
-from portal.booking.models import POOL_OF_CHANNEL, Booking, HomeVisitRequest, ServiceCategory, ServiceItem
+from portal.booking.models import (POOL_OF_CHANNEL, PUBLIC_NOTES, Booking, HomeVisitRequest,
+                                   ServiceCategory, ServiceItem)
 from portal.booking.service import BookingRefused
 from portal.extensions import db, limiter
 from portal.notifications import notify
@@ -266,6 +267,18 @@ def _visible(ref: str) -> Booking | None:
     return booking if access.may_see(booking) else None
 
 
+def _status_page(booking: Booking):
+    """Status, timeline, and what to do next: bring missing materials, or rate the service."""
+    from portal.desk.workflow import missing_materials
+    from portal.ratings.models import Rating
+    rating = db.session.scalar(select(Rating).where(Rating.booking_id == booking.id))
+    return render("booking/status.html", booking=booking, now=local_now(),
+                  cutoff_passed=service.cutoff_passed(booking, local_now()),
+                  missing=missing_materials(booking) if booking.status == "returned" else [],
+                  rating=rating, can_rate=booking.status == "completed" and rating is None,
+                  staff_view=False, public_notes=PUBLIC_NOTES)
+
+
 def _lookup_page(ref: str, form: LookupForm | None = None, status: int = 404):
     form = form or LookupForm(data={"ref": ref})
     return render("booking/lookup.html", form=form, ref=ref, status=status)
@@ -277,8 +290,7 @@ def _lookup_page(ref: str, form: LookupForm | None = None, status: int = 404):
 def status(ref: str = ""):
     """A booking's status and timeline, for its owner or whoever knows code + last 4 digits."""
     if request.method == "GET" and ref and (booking := _visible(ref)) is not None:
-        return render("booking/status.html", booking=booking, now=local_now(),
-                      cutoff_passed=service.cutoff_passed(booking, local_now()))
+        return _status_page(booking)
     form = LookupForm(data=None if request.method == "POST" else {"ref": ref})
     if form.validate_on_submit():
         wanted = service.normalise_ref(form.ref.data)

@@ -1,23 +1,475 @@
-"""Desk pages for clerks (own station only) and town-centre staff (every station)."""
+"""The clerk's desk (/desk/): queue, check-in, a case's page and its steps, walk-ins and
+phone callers, home visits, rating follow-ups and the station's figures.
+
+Clerks act for their own station only; town-centre staff watch every station and finish
+what was forwarded to the centre (desk.access). Every step is audited (desk.workflow).
+"""
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+import secrets
+from datetime import date, datetime
+
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms.fields.choices import SelectChoice
 
-from portal.booking.models import HomeVisitRequest
+from portal import audit
+from portal.booking import service
+from portal.booking.models import Booking, HomeVisitRequest, ServiceCategory
+from portal.desk import access, queue, stats, workflow
+from portal.desk.forms import (ActionForm, CheckInForm, PeriodForm, PhoneBookingForm,
+                               ProxyForm, ReasonForm, StepForm, VisitDoneForm,
+                               VisitScheduleForm, WalkInForm)
+from portal.desk.models import MATERIAL_STATE_LABELS
+from portal.desk.workflow import DeskRefused
 from portal.extensions import db
+from portal.notifications import notify
+from portal.places.models import Station
+from portal.places.workdays import calendar
+from portal.ratings import rules as ratings
+from portal.ratings.models import FollowUp, Rating
 from portal.security import staff_only
-from portal.web import render
+from portal.timeutil import local_now, local_today, utcnow
+from portal.web import form_status, render
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 staff_only(bp, "clerk", "town_staff")
 
 
+def _me():
+    return current_user._get_current_object()
+
+
+# -- the queue -------------------------------------------------------------------------------
+
+@bp.route("/")
+def index():
+    """Today's queue at the own station (town staff: the centre's forwarded cases and the
+    load at every station, or one station's queue with `?station=`). Refreshes itself."""
+    station = access.station_or_404(_me(), request.args.get("station", type=int))
+    today, now = local_today(), utcnow()
+    context = {"station": station, "today": today, "now": now, "form": CheckInForm(),
+               "current_user_stations": access.stations_for(_me())}
+    if station is not None:
+        context["queue"] = queue.station_queue(station, today, now)
+    if access.is_town_staff(_me()):
+        context["centre"] = queue.centre_queue(today, calendar())
+        context["load"] = queue.town_load(access.stations_for(_me()), today) \
+            if station is None else None
+    return render("desk/index.html", partial="desk/_queue.html", **context)
+
+
+_REF_IN_TEXT = re.compile(r"([23456789A-HJ-NP-Z]{8})/?$")
+
+
+def _code_from_scan(text: str) -> str:
+    """The reference code from what was typed or scanned (a code, or a status page URL)."""
+    normal = service.normalise_ref(text.rsplit("/bookings/", 1)[-1].split("?")[0])
+    match = _REF_IN_TEXT.search(normal)
+    return match.group(1) if match else normal
+
+
+@bp.route("/check-in", methods=["POST"])
+def check_in():
+    """Check a resident in by the code typed or scanned, then open the case."""
+    station = access.station_or_404(_me(), request.args.get("station", type=int))
+    form = CheckInForm()
+    if not form.validate_on_submit() or station is None:
+        flash(_("请输入或扫描预约编号。"), "error")
+        return redirect(url_for("desk.index", station=station.id if station else None))
+    ref = _code_from_scan(form.code.data)
+    booking = db.session.scalar(select(Booking).where(Booking.ref == ref,
+                                                      Booking.station_id == station.id))
+    if booking is None or not access.sees(_me(), booking):
+        flash(_("本站没有编号为 %(ref)s 的预约。请核对编号，或为居民登记现场办理。", ref=ref), "error")
+        return redirect(url_for("desk.index", station=station.id))
+    if booking.status == "booked":
+        _do(lambda: workflow.check_in(booking, _me()), _("已签到。"))
+    return redirect(url_for("desk.case", ref=booking.ref))
+
+
+# -- one case ----------------------------------------------------------------------------------
+
+def _case_page(booking: Booking, status: int = 200, **forms):
+    me = _me()
+    checks = workflow.material_checks(booking)
+    context = {
+        "booking": booking, "acts": access.acts(me, booking),
+        "actions": workflow.available_actions(booking, local_now()),
+        "checks": checks, "missing": workflow.missing_materials(booking),
+        "rating": db.session.scalar(select(Rating).where(Rating.booking_id == booking.id)),
+        "notes": {a: forms.get(f"{a}_form") or ActionForm(prefix=a)
+                  for a in ("complete", "forward", "return")},
+        "reason_form": forms.get("reason_form") or ReasonForm(prefix="reject"),
+        "proxy_form": forms.get("proxy_form") or ProxyForm(),
+        "states": MATERIAL_STATE_LABELS,
+        "revealed": forms.get("revealed", False), "staff_view": True,
+    }
+    return render("desk/case.html", status=status, **context)
+
+
+@bp.route("/bookings/<ref>")
+def case(ref: str):
+    """One case: who, what, the timeline, the materials, and the next steps."""
+    return _case_page(access.case_or_404(_me(), ref))
+
+
+def _acting_on(ref: str) -> Booking:
+    booking = access.case_or_404(_me(), ref)
+    if not access.acts(_me(), booking):
+        flash(_("这个事项不由您办理（已转镇中心或不属于本站）。"), "error")
+        abort(redirect(url_for("desk.case", ref=booking.ref)))
+    return booking
+
+
+def _do(step, done_message) -> bool:
+    try:
+        step()
+    except DeskRefused as refused:
+        db.session.rollback()
+        flash(refused.message, "error")
+        return False
+    flash(done_message, "success")
+    return True
+
+
+_STEPS = {  # action → (what it calls, what the clerk is told)
+    "check_in": (lambda b, me, note: workflow.check_in(b, me), _l("已签到。")),
+    "accept": (lambda b, me, note: workflow.accept(b, me), _l("已受理，您是这个事项的首问负责人。")),
+    "start": (lambda b, me, note: workflow.start(b, me), _l("开始办理。")),
+    "complete": (lambda b, me, note: workflow.complete(b, me, note), _l("已办结。请邀请居民评价。")),
+    "forward": (lambda b, me, note: workflow.forward(b, me, note), _l("已转镇政务服务中心。")),
+    "resume": (lambda b, me, note: workflow.resume(b, me), _l("材料已补齐，继续办理。")),
+    "no_show": (lambda b, me, note: workflow.mark_no_show(b, me), _l("已标记未到场。")),
+}
+
+
+@bp.route("/bookings/<ref>/<any(check_in, accept, start, complete, forward, resume, no_show):action>",
+          methods=["POST"])
+def step(ref: str, action: str):
+    """Move a case on by one step (the buttons on the case page)."""
+    booking = _acting_on(ref)
+    form = ActionForm(prefix=action)
+    if not form.validate_on_submit():
+        return _case_page(booking, 422, **{f"{action}_form": form})
+    call, message = _STEPS[action]
+    _do(lambda: call(booking, _me(), form.note.data or ""), str(message))
+    return redirect(url_for("desk.case", ref=booking.ref))
+
+
+@bp.route("/bookings/<ref>/reject", methods=["POST"])
+def reject(ref: str):
+    booking = _acting_on(ref)
+    form = ReasonForm(prefix="reject")
+    if not form.validate_on_submit():
+        return _case_page(booking, 422, reason_form=form)
+    _do(lambda: workflow.reject(booking, _me(), form.note.data), _("已作不予办理，理由已告知居民。"))
+    return redirect(url_for("desk.case", ref=booking.ref))
+
+
+@bp.route("/bookings/<ref>/return", methods=["POST"])
+def return_(ref: str):
+    """Return for supplement (补正): then print the one-time notice."""
+    booking = _acting_on(ref)
+    form = ActionForm(prefix="return")
+    if not form.validate_on_submit():
+        return _case_page(booking, 422, return_form=form)
+    if _do(lambda: workflow.return_for_supplement(booking, _me(), form.note.data or ""),
+           _("已退回补正。请打印一次性告知书交给居民。")):
+        return redirect(url_for("desk.notice", ref=booking.ref))
+    return redirect(url_for("desk.case", ref=booking.ref))
+
+
+@bp.route("/bookings/<ref>/materials", methods=["POST"])
+def materials(ref: str):
+    """Record, for each material of the item, whether it was brought, is missing or is not
+    needed (radio groups named m-<material id>)."""
+    booking = _acting_on(ref)
+    states = {m.id: request.form.get(f"m-{m.id}") for m in booking.item.materials}
+    _do(lambda: workflow.record_materials(booking, _me(), states), _("材料核对已保存。"))
+    return redirect(url_for("desk.case", ref=booking.ref) + "#materials")
+
+
+@bp.route("/bookings/<ref>/proxy", methods=["POST"])
+def proxy(ref: str):
+    """Record proxy handling (帮办代办)."""
+    booking = _acting_on(ref)
+    form = ProxyForm()
+    if not form.validate_on_submit():
+        return _case_page(booking, 422, proxy_form=form)
+    _do(lambda: workflow.record_proxy(booking, _me(), name=form.proxy_name.data,
+                                      phone=form.proxy_phone.data, relation=form.relation.data,
+                                      id_card=form.proxy_id_card.data or None),
+        _("代办信息已登记。"))
+    return redirect(url_for("desk.case", ref=booking.ref))
+
+
+@bp.route("/bookings/<ref>/reveal", methods=["POST"])
+def reveal(ref: str):
+    """Show the full phone and ID numbers on purpose, once; the reveal is audited."""
+    booking = access.case_or_404(_me(), ref)  # CSRFProtect has checked the token already
+    audit.record("booking.reveal", booking, ref=booking.ref,
+                 fields=[f for f in ("phone", "id_card", "proxy_phone", "proxy_id_card")
+                         if getattr(booking, f)])
+    db.session.commit()
+    return _case_page(booking, revealed=True)
+
+
+@bp.route("/bookings/<ref>/notice")
+def notice(ref: str):
+    """The one-time notice (一次性告知书): everything still missing, to print and hand over."""
+    booking = access.case_or_404(_me(), ref)
+    return render("desk/notice.html", booking=booking,
+                  missing=workflow.missing_materials(booking), today=local_today())
+
+
+# -- walk-ins and phone callers ----------------------------------------------------------------
+
+def _item_choices() -> list[SelectChoice]:
+    categories = db.session.scalars(select(ServiceCategory).order_by(ServiceCategory.position))
+    return [SelectChoice(0, _("请选择"))] + [
+        SelectChoice(i.id, f"{i.name}", optgroup=c.name)
+        for c in categories for i in c.items if i.active]
+
+
+def _registering_station() -> Station:
+    """Where a walk-in or caller is registered: the clerk's station; town staff a centre."""
+    station = access.station_or_404(_me(), request.args.get("station", type=int))
+    if station is None or not (station.id == _me().station_id
+                               or (access.is_town_staff(_me()) and station.is_centre)):
+        abort(404)
+    return station
+
+
+def _item_of(form):
+    from portal.booking.models import ServiceItem
+    item = db.session.get(ServiceItem, form.item.data) if form.item.data else None
+    if item is None or not item.active:
+        form.item.errors.append(_("请选择事项"))
+        return None
+    return item
+
+
+@bp.route("/walk-in", methods=["GET", "POST"])
+def walk_in():
+    """Register a resident who came without a booking (the walk-in reserve), checked in."""
+    station = _registering_station()
+    form = WalkInForm()
+    form.item.choices = _item_choices()
+    if not form.key.data:
+        form.key.data = secrets.token_urlsafe(24)
+    status = form_status(form)
+    if form.validate_on_submit() and (item := _item_of(form)) is not None:
+        try:
+            booking = workflow.register_walk_in(
+                station=station, item=item, name=form.name.data, phone=form.phone.data,
+                id_card=form.id_card.data or None, actor=_me(), key=form.key.data)
+        except DeskRefused as refused:
+            form.form_errors.append(refused.message)
+            status = 409
+        else:
+            flash(_("已登记现场办理并签到，编号 %(ref)s。", ref=booking.ref), "success")
+            return redirect(url_for("desk.case", ref=booking.ref))
+    elif request.method == "POST":
+        status = 422
+    return render("desk/walk_in.html", form=form, station=station,
+                  slot=workflow.walk_in_slot(station, local_now()), status=status)
+
+
+def _phone_days(station: Station) -> list[tuple[date, list]]:
+    return [(d, [s for s in slots if s.left])
+            for d, slots in service.availability(station, "phone", local_now())]
+
+
+@bp.route("/phone-booking", methods=["GET", "POST"])
+def phone_booking():
+    """Book on a phone caller's behalf, from the phone capacity; same rules as online."""
+    station = _registering_station()
+    form = PhoneBookingForm()
+    form.item.choices = _item_choices()
+    days = [(d, slots) for d, slots in _phone_days(station) if slots]
+    form.day.choices = [SelectChoice("", _("请选择"))] + [
+        SelectChoice(d.isoformat(), f"{d:%m-%d} ({len(s)})") for d, s in days]
+    chosen = next((slots for d, slots in days if d.isoformat() == form.day.data), [])
+    form.slot.choices = [SelectChoice("", _("请选择"))] + [
+        SelectChoice(s.starts.strftime("%H%M"), f"{s.starts:%H:%M}–{s.ends:%H:%M}（{s.left}）")
+        for s in chosen]
+    if not form.key.data:
+        form.key.data = secrets.token_urlsafe(24)
+    status = 200
+    if request.method == "POST" and request.form.get("pick") is None:
+        status = _book_for_caller(form, station, chosen)
+        if isinstance(status, Response):
+            return status
+    return render("desk/phone_booking.html", form=form, station=station, days=days,
+                  status=status)
+
+
+def _book_for_caller(form, station, chosen):
+    if not form.validate_on_submit():
+        return 422
+    item = _item_of(form)
+    slot = next((s for s in chosen if s.starts.strftime("%H%M") == form.slot.data), None)
+    if slot is None:
+        form.slot.errors.append(_("请选择日期和时段"))
+    if item is None or slot is None:
+        return 422
+    try:
+        booking = workflow.book_for_caller(
+            station=station, item=item, day=date.fromisoformat(form.day.data), starts=slot.starts,
+            name=form.name.data, phone=form.phone.data, id_card=form.id_card.data or None,
+            actor=_me(), key=form.key.data)
+    except DeskRefused as refused:
+        form.form_errors.append(refused.message)
+        return 409
+    flash(_("已为来电居民预约，编号 %(ref)s，请告诉对方。", ref=booking.ref), "success")
+    return redirect(url_for("desk.case", ref=booking.ref))
+
+
+# -- home visits ---------------------------------------------------------------------------------
+
+def _visits_query():
+    query = select(HomeVisitRequest).options(joinedload(HomeVisitRequest.item),
+                                             joinedload(HomeVisitRequest.station))
+    if not access.is_town_staff(_me()):
+        query = query.where(HomeVisitRequest.station_id == _me().station_id)
+    return query
+
+
 @bp.route("/home-visits")
 def home_visits():
-    """Home-visit requests waiting to be scheduled: a clerk sees the own station's only."""
-    query = select(HomeVisitRequest).order_by(HomeVisitRequest.created_at)
-    if not current_user.has_role("town_staff"):
-        query = query.where(HomeVisitRequest.station_id == current_user.station_id)
-    return render("desk/home_visits.html", visits=db.session.scalars(query).all())
+    """Home-visit requests: a clerk sees the own station's only; schedule and record them."""
+    visits = db.session.scalars(_visits_query().order_by(
+        HomeVisitRequest.status != "requested", HomeVisitRequest.visit_at,
+        HomeVisitRequest.created_at)).all()
+    return render("desk/home_visits.html", visits=visits, schedule_form=VisitScheduleForm(),
+                  done_form=VisitDoneForm(), today=local_today())
+
+
+def _visit_or_404(visit_id: int) -> HomeVisitRequest:
+    visit = db.session.scalar(_visits_query().where(HomeVisitRequest.id == visit_id))
+    return visit or abort(404)
+
+
+@bp.route("/home-visits/<int:visit_id>/schedule", methods=["POST"])
+def schedule_visit(visit_id: int):
+    """Agree a time with the resident; they get a message with it."""
+    visit = _visit_or_404(visit_id)
+    form = VisitScheduleForm()
+    if visit.status not in ("requested", "scheduled"):
+        flash(_("这个申请已经办完或取消。"), "error")
+    elif not form.validate_on_submit():
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
+    elif form.day.data < local_today():
+        flash(_("上门日期不能早于今天。"), "error")
+    else:
+        visit.visit_at = datetime.combine(form.day.data, form.at.data)
+        visit.status, visit.clerk_id = "scheduled", _me().id
+        audit.record("home_visit.schedule", visit, at=visit.visit_at.isoformat())
+        notify(phone=visit.phone, user_id=visit.user_id, kind="home_visit",
+               body=f"{visit.station.name}将于{visit.visit_at:%m月%d日 %H:%M}上门为您办理“{visit.item.name}”，"
+                    f"工作人员：{_me().name}。")
+        db.session.commit()
+        flash(_("已约定上门时间，并通知了居民。"), "success")
+    return redirect(url_for("desk.home_visits"))
+
+
+@bp.route("/home-visits/<int:visit_id>/done", methods=["POST"])
+def visit_done(visit_id: int):
+    """Record what was done at the resident's home."""
+    visit = _visit_or_404(visit_id)
+    form = VisitDoneForm()
+    if visit.status != "scheduled":
+        flash(_("请先约定上门时间。"), "error")
+    elif not form.validate_on_submit():
+        flash(_("请写下上门办理的结果"), "error")
+    else:
+        visit.status, visit.outcome, visit.done_at = "done", form.outcome.data, utcnow()
+        audit.record("home_visit.done", visit)
+        db.session.commit()
+        flash(_("已记录上门办理结果。"), "success")
+    return redirect(url_for("desk.home_visits"))
+
+
+# -- rating follow-ups ---------------------------------------------------------------------------
+
+def _cases_query():
+    query = select(FollowUp).options(joinedload(FollowUp.rating).joinedload(Rating.booking))
+    if not access.is_town_staff(_me()):
+        query = query.where(FollowUp.station_id == _me().station_id)
+    return query
+
+
+@bp.route("/follow-ups")
+def follow_ups():
+    """Bad ratings' follow-up cases; overdue ones first and highlighted."""
+    today = local_today()
+    cases = db.session.scalars(_cases_query().order_by(FollowUp.opened_at.desc())).all()
+    rows = sorted(((c, ratings.overdue(c, today), ratings.next_step(c)) for c in cases),
+                  key=lambda row: (not row[1], row[2] is None))
+    return render("desk/follow_ups.html", rows=rows, today=today)
+
+
+@bp.route("/follow-ups/<int:case_id>", methods=["GET", "POST"])
+def follow_up(case_id: int):
+    """One case: the rating, the steps so far, and the next step to record."""
+    case = db.session.scalar(_cases_query().where(FollowUp.id == case_id)) or abort(404)
+    form = StepForm()
+    step_name = ratings.next_step(case)
+    status = 200
+    if form.validate_on_submit() and step_name:
+        try:
+            ratings.record_step(case, step_name, _me(), form.text.data)
+        except ratings.RatingRefused as refused:
+            form.form_errors.append(refused.message)
+            status = 409
+        else:
+            flash(_("已记录。"), "success")
+            return redirect(url_for("desk.follow_up", case_id=case.id))
+    elif form.errors:
+        status = 422
+    return render("desk/follow_up.html", case=case, form=form, step=step_name,
+                  overdue=ratings.overdue(case, local_today()), status=status)
+
+
+# -- figures -----------------------------------------------------------------------------------
+
+def _figures():
+    me = _me()
+    form = PeriodForm(request.args)
+    station = access.station_or_404(me, request.args.get("station", type=int))
+    if not form.validate():
+        form.start.data = form.end.data = None
+    first, last = form.period(local_today())
+    rows, total = stats.figures([station.id] if station else None, first, last)
+    return form, station, first, last, rows, total
+
+
+@bp.route("/stats")
+def figures():
+    """The station's figures by day for a period (default: the last 30 days)."""
+    form, station, first, last, rows, total = _figures()
+    return render("desk/stats.html", form=form, station=station, first=first, last=last,
+                  rows=rows, total=total, stations=access.stations_for(_me()),
+                  status=422 if form.errors else 200)
+
+
+@bp.route("/stats.<any(csv, xlsx):kind>")
+def export(kind: str):
+    """The same figures as a CSV or Excel file."""
+    _form, station, first, last, rows, total = _figures()
+    name = f"tongban-{station.id if station else 'town'}-{first:%Y%m%d}-{last:%Y%m%d}.{kind}"
+    audit.record("stats.export", station or _me(), kind=kind, first=first, last=last)
+    db.session.commit()
+    if kind == "csv":
+        body, mimetype = stats.as_csv(rows, total), "text/csv; charset=utf-8"
+    else:
+        body = stats.as_xlsx(rows, total, title=f"{first:%Y%m%d}-{last:%Y%m%d}")
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

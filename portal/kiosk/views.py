@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
 
 from portal.accounts import sessions
+from portal.booking import access
+from portal.booking.forms import LookupForm
+from portal.booking.models import Booking
+from portal.booking.service import normalise_ref
+from portal.extensions import db, limiter
 from portal.web import ELDER_COOKIE, KIOSK_COOKIE, LANG_COOKIE, is_kiosk, render
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
@@ -17,6 +24,25 @@ def home():
         response.set_cookie(KIOSK_COOKIE, "1", max_age=10 * 365 * 24 * 3600, samesite="Lax",
                             httponly=True)
     return response
+
+
+@bp.route("/rate", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def rate():
+    """Rate a service at the kiosk: the code from the slip and the phone's last four digits,
+    then one large button per level."""
+    form = LookupForm()
+    if form.validate_on_submit():
+        booking = db.session.scalar(select(Booking).where(
+            Booking.ref == normalise_ref(form.ref.data)))
+        if access.phone_matches(booking, form.phone4.data):
+            access.grant(booking.ref)
+            if booking.status == "completed":
+                return redirect(url_for("ratings.rate", ref=booking.ref))
+            form.form_errors.append(_("这个事项还没有办结，办结后才能评价。"))
+        else:
+            form.form_errors.append(_("预约编号或手机号后四位不正确，请核对后再试。"))
+    return render("kiosk/rate.html", form=form, status=422 if form.errors else 200)
 
 
 def _fresh_start():

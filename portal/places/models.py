@@ -156,3 +156,20 @@ def _bump_hours_version(session, _context, _instances) -> None:
             changed[id(o)] = o
     for station in changed.values():
         station.hours_version = new_version()
+
+
+class CalendarDay(db.Model):
+    """An exception to the Monday–Friday working week, for the whole country: a public
+    holiday on a weekday (`workday` False) or a make-up working day (调休) on a weekend
+    (`workday` True). Deadlines in working days (rating follow-ups) count with these."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    workday: Mapped[bool]
+    name: Mapped[str] = mapped_column(String(40), default="")
+
+    @property
+    def id(self) -> str:
+        """What the audit log names it by (the day is the key)."""
+        return self.day.isoformat()

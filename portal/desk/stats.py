@@ -1,0 +1,173 @@
+"""A station's figures by day: items handled, waiting and handling times, the share
+completed on the spot, ratings — and the same as CSV and Excel files.
+
+Waiting is from check-in (or the booked time, for someone who came early) to acceptance;
+handling is from acceptance until the case left the desk (completed, rejected, returned or
+forwarded). "On the spot" (当场办结) means completed at the station, never forwarded or
+returned.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from statistics import mean, median
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.booking.models import Booking
+from portal.extensions import db
+from portal.ratings.models import BAD_LEVELS, Rating
+from portal.timeutil import to_utc
+
+DECIDED = ("completed", "rejected", "returned", "forwarded")
+
+
+@dataclass
+class Figures:
+    """One day's figures (or a whole period's, for the totals row)."""
+
+    day: date | None
+    booked: int = 0
+    accepted: int = 0
+    completed: int = 0
+    on_the_spot: int = 0
+    forwarded: int = 0
+    returned: int = 0
+    rejected: int = 0
+    no_show: int = 0
+    waits: list[float] = field(default_factory=list)
+    handlings: list[float] = field(default_factory=list)
+    levels: list[int] = field(default_factory=list)
+
+    @property
+    def decided(self) -> int:
+        return self.completed + self.forwarded + self.returned + self.rejected
+
+    @property
+    def on_the_spot_share(self) -> float | None:
+        return self.on_the_spot / self.decided if self.decided else None
+
+    @property
+    def wait_median(self) -> float | None:
+        return median(self.waits) if self.waits else None
+
+    @property
+    def handling_median(self) -> float | None:
+        return median(self.handlings) if self.handlings else None
+
+    @property
+    def rating_mean(self) -> float | None:
+        return mean(self.levels) if self.levels else None
+
+    @property
+    def bad_ratings(self) -> int:
+        return sum(level in BAD_LEVELS for level in self.levels)
+
+    def add(self, other: Figures) -> None:
+        for name in ("booked", "accepted", "completed", "on_the_spot", "forwarded", "returned",
+                     "rejected", "no_show"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.waits += other.waits
+        self.handlings += other.handlings
+        self.levels += other.levels
+
+
+def _minutes(a: datetime, b: datetime) -> float:
+    return max(0.0, (b - a).total_seconds() / 60)
+
+
+def _count(figures: Figures, b: Booking, level: int | None) -> None:
+    if b.status != "cancelled":
+        figures.booked += 1
+    if b.accepted_at is not None:
+        figures.accepted += 1
+        if b.checked_in_at is not None:
+            booked_time = to_utc(datetime.combine(b.day, b.starts))
+            came = b.checked_in_at if b.channel == "walkin" else max(b.checked_in_at, booked_time)
+            figures.waits.append(_minutes(came, b.accepted_at))
+        left = b.forwarded_at or b.finished_at
+        if left is not None:
+            figures.handlings.append(_minutes(b.accepted_at, left))
+    if b.forwarded_at is not None:
+        figures.forwarded += 1
+    elif b.status in DECIDED:
+        setattr(figures, b.status, getattr(figures, b.status) + 1)
+    if b.status == "completed" and b.forwarded_at is None and b.returned_at is None:
+        figures.on_the_spot += 1
+    if b.status == "no_show":
+        figures.no_show += 1
+    if level is not None:
+        figures.levels.append(level)
+
+
+def figures(station_ids: list[int] | None, first: date, last: date) -> tuple[list[Figures], Figures]:
+    """Each day from `first` to `last` that had bookings (by the booked day), and the totals.
+
+    `station_ids` None: every station (town staff's view of the town).
+    """
+    query = (select(Booking, Rating.level).outerjoin(Rating, Rating.booking_id == Booking.id)
+             .where(Booking.day >= first, Booking.day <= last))
+    if station_ids is not None:
+        query = query.where(Booking.station_id.in_(station_ids))
+    days: dict[date, Figures] = defaultdict(lambda: Figures(None))
+    for booking, level in db.session.execute(query):
+        _count(days[booking.day], booking, level)
+    total = Figures(None)
+    rows = []
+    for day in sorted(days):
+        row = days[day]
+        row.day = day
+        total.add(row)
+        rows.append(row)
+    return rows, total
+
+
+COLUMNS = (
+    (_l("日期"), lambda f: f.day.isoformat() if f.day else str(_l("合计"))),
+    (_l("预约和登记"), lambda f: f.booked),
+    (_l("已受理"), lambda f: f.accepted),
+    (_l("办结"), lambda f: f.completed),
+    (_l("当场办结"), lambda f: f.on_the_spot),
+    (_l("当场办结率"), lambda f: _round(f.on_the_spot_share, 3)),
+    (_l("转镇中心"), lambda f: f.forwarded),
+    (_l("退回补正"), lambda f: f.returned),
+    (_l("不予办理"), lambda f: f.rejected),
+    (_l("未到场"), lambda f: f.no_show),
+    (_l("等候时间中位数（分钟）"), lambda f: _round(f.wait_median, 1)),
+    (_l("办理时间中位数（分钟）"), lambda f: _round(f.handling_median, 1)),
+    (_l("评价数"), lambda f: len(f.levels)),
+    (_l("平均评价（5分制）"), lambda f: _round(f.rating_mean, 2)),
+    (_l("不满意评价"), lambda f: f.bad_ratings),
+)
+
+
+def _round(value: float | None, digits: int):
+    return "" if value is None else round(value, digits)
+
+
+def table(rows: list[Figures], total: Figures) -> list[list]:
+    """Header and rows as plain values, for both file formats."""
+    return [[str(title) for title, _ in COLUMNS]] + [
+        [get(f) for _, get in COLUMNS] for f in [*rows, total]]
+
+
+def as_csv(rows: list[Figures], total: Figures) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel opens the Chinese headers correctly."""
+    out = io.StringIO()
+    csv.writer(out).writerows(table(rows, total))
+    return out.getvalue().encode("utf-8-sig")
+
+
+def as_xlsx(rows: list[Figures], total: Figures, title: str) -> bytes:
+    from openpyxl import Workbook
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=title[:31])
+    for line in table(rows, total):
+        sheet.append(line)  # numbers and dates only besides the fixed headers: no formulas
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,0 +1,15 @@
+"""The rating form: one tap per level (each level is its own submit button)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import Length
+
+from portal.accounts.forms import _strip
+from portal.ratings.rules import COMMENT_MAX
+
+
+class RatingForm(FlaskForm):
+    comment = TextAreaField(_l("意见和建议（选填）"), filters=[_strip], validators=[
+        Length(max=COMMENT_MAX, message=_l("意见不能超过%(n)d个字", n=COMMENT_MAX))])

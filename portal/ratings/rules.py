@@ -1,0 +1,141 @@
+"""Rating a completed service (好差评) and following a bad rating up.
+
+- One rating per completed booking (a unique index decides, whatever the concurrency).
+- 不满意 / 非常不满意 opens a follow-up case: call back within 1 working day, rectify within
+  15 working days, reply to the resident — deadlines in working days (places/workdays.py).
+- Steps are recorded in order and once each; nothing is ever edited away or deleted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit
+from portal.booking import service
+from portal.booking.models import Booking
+from portal.extensions import db
+from portal.places.workdays import Calendar, add_working_days, calendar
+from portal.ratings.models import BAD_LEVELS, LEVELS, FollowUp, Rating
+from portal.timeutil import to_local, utcnow
+
+CALLBACK_WORKING_DAYS = 1
+RECTIFY_WORKING_DAYS = 15
+COMMENT_MAX = 500
+STEPS = ("callback", "rectify", "reply")
+
+
+class RatingRefused(Exception):
+    def __init__(self, code: str, message):
+        super().__init__(code)
+        self.code, self.message = code, message
+
+
+def deadlines(opened: date, cal: Calendar) -> tuple[date, date]:
+    """(call back by, rectify and reply by): the last local day each is on time."""
+    return (add_working_days(opened, CALLBACK_WORKING_DAYS, cal),
+            add_working_days(opened, RECTIFY_WORKING_DAYS, cal))
+
+
+def can_rate(booking: Booking) -> bool:
+    return booking.status == "completed" and not _rated(booking)
+
+
+def _rated(booking: Booking) -> bool:
+    return db.session.scalar(db.select(Rating.id).where(Rating.booking_id == booking.id)) \
+        is not None
+
+
+def rate(booking: Booking, *, level: int, comment: str, channel: str,
+         now: datetime | None = None) -> Rating:
+    """Record the resident's rating; a bad one opens its follow-up case at once."""
+    if level not in LEVELS:
+        raise RatingRefused("level", _l("请选择一个评价等级。"))
+    comment = (comment or "").strip()
+    if len(comment) > COMMENT_MAX:
+        raise RatingRefused("comment", _l("意见不能超过%(n)d个字。", n=COMMENT_MAX))
+    if booking.status != "completed":
+        raise RatingRefused("not_completed", _l("事项办结后才能评价。"))
+    now = now or utcnow()
+    rating = Rating(booking_id=booking.id, station_id=booking.station_id,
+                    responsible_id=booking.responsible_id, level=level, comment=comment,
+                    channel=channel, created_at=now)
+    db.session.add(rating)
+    try:
+        db.session.flush()
+    except IntegrityError:  # rated a moment ago (another tab, a double tap)
+        db.session.rollback()
+        raise RatingRefused("rated", _l("这个事项已经评价过了，谢谢您。")) from None
+    if level in BAD_LEVELS:
+        callback_due, rectify_due = deadlines(to_local(now).date(), calendar())
+        db.session.add(FollowUp(rating=rating, station_id=booking.station_id, opened_at=now,
+                                callback_due=callback_due, rectify_due=rectify_due))
+    service._event(booking, "rate", "completed", "completed", booking.user_id,
+                   f"{level}")
+    db.session.commit()
+    return rating
+
+
+@dataclass(frozen=True)
+class Overdue:
+    callback: bool
+    rectify: bool
+    reply: bool
+
+    def __bool__(self) -> bool:
+        return self.callback or self.rectify or self.reply
+
+
+def overdue(case: FollowUp, today: date) -> Overdue:
+    """Which steps are late on `today` (the town's date): due days are inclusive."""
+    return Overdue(callback=case.called_back_at is None and today > case.callback_due,
+                   rectify=case.rectified_at is None and today > case.rectify_due,
+                   reply=case.replied_at is None and today > case.rectify_due)
+
+
+def next_step(case: FollowUp) -> str | None:
+    if case.called_back_at is None:
+        return "callback"
+    if case.rectified_at is None:
+        return "rectify"
+    if case.replied_at is None:
+        return "reply"
+    return None
+
+
+_STEP_COLUMNS = {
+    "callback": (FollowUp.called_back_at, "called_back_at", "called_back_by", "callback_note"),
+    "rectify": (FollowUp.rectified_at, "rectified_at", "rectified_by", "rectify_note"),
+    "reply": (FollowUp.replied_at, "replied_at", "replied_by", "reply"),
+}
+
+
+def record_step(case: FollowUp, step: str, actor, text: str) -> None:
+    """Record one step (call back, rectification, reply) once, in order, with who and when.
+
+    The reply is sent to the resident as a message. A step recorded a moment ago by someone
+    else is refused, never overwritten.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise RatingRefused("empty", _l("请写下这一步的情况。"))
+    if len(text) > 2000:
+        raise RatingRefused("long", _l("不能超过2000个字。"))
+    if next_step(case) != step:
+        raise RatingRefused("order", _l("请按顺序处理：先回访，再整改，最后答复居民。"))
+    column, at, by, note = _STEP_COLUMNS[step]
+    done = db.session.execute(update(FollowUp).where(FollowUp.id == case.id, column.is_(None))
+                              .values({at: utcnow(), by: actor.id, note: text})).rowcount
+    if done != 1:
+        db.session.rollback()
+        raise RatingRefused("conflict", _l("这一步刚刚已由其他工作人员记录，请刷新后再看。"))
+    db.session.refresh(case)
+    audit.record(f"follow_up.{step}", case, rating=case.rating_id)
+    if step == "reply":
+        booking = case.rating.booking
+        service._tell(booking, "status", f"关于您对“{booking.item.name}”（{booking.ref}）的评价，"
+                                         f"{booking.station.name}答复：{text}")
+    db.session.commit()
