@@ -32,11 +32,22 @@ def load_catalogue(path: Path = DEMO_CATALOGUE) -> int:
         item.time_limit_days, item.fee = raw["time_limit_days"], raw["fee"]
         item.conditions, item.legal_basis = raw["conditions"], raw.get("legal_basis", "")
         item.home_visit, item.proxy_allowed = raw["home_visit"], raw["proxy_allowed"]
-        item.materials = [
-            Material(position=n, name=m["name"], form=m["form"], copies=m["copies"],
-                     note=m.get("note", ""))
-            for n, m in enumerate(raw["materials"])
-        ]
+        _materials(item, raw["materials"])
         db.session.add(item)
     db.session.commit()
     return len(data["items"])
+
+
+def _materials(item: ServiceItem, raws: list[dict]) -> None:
+    """Update the item's materials in place (the desk's checklists refer to them by id);
+    new ones are added, and ones the file no longer lists are removed."""
+    for n, raw in enumerate(raws):
+        if n == len(item.materials):
+            item.materials.append(Material(position=n, name=raw["name"]))
+        material = item.materials[n]
+        values = dict(position=n, name=raw["name"], form=raw["form"], copies=raw["copies"],
+                      note=raw.get("note", ""))
+        for name, value in values.items():
+            if getattr(material, name) != value:
+                setattr(material, name, value)
+    del item.materials[len(raws):]
