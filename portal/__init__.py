@@ -7,12 +7,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal import config
 from portal.config import PROJECT_ROOT
 from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
-from portal.web import preferred_language
+from portal.web import PortalRequest, preferred_language
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder=str(PROJECT_ROOT / "static"))
+    app.request_class = PortalRequest
     config.load(app, test_config)
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]

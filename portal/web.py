@@ -4,12 +4,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (
+    Request,
     current_app,
     has_request_context,
     make_response,
     render_template,
     request,
 )
+from werkzeug.datastructures import ImmutableMultiDict
 
 from portal.extensions import htmx
 
@@ -18,6 +20,21 @@ from portal.extensions import htmx
 KIOSK_COOKIE = "tb_kiosk"
 LANG_COOKIE = "tb_lang"
 ELDER_COOKIE = "tb_elder"
+
+
+class _WithoutNul(ImmutableMultiDict):
+    """Query and form values with NUL characters removed: they mean nothing in text, and
+    PostgreSQL refuses them (a 500 for a stray %00 in a link)."""
+
+    def __init__(self, mapping=None):
+        if mapping is not None and not isinstance(mapping, dict):
+            mapping = [(k.replace("\x00", "") if isinstance(k, str) else k,
+                        v.replace("\x00", "") if isinstance(v, str) else v) for k, v in mapping]
+        super().__init__(mapping)
+
+
+class PortalRequest(Request):
+    parameter_storage_class = _WithoutNul
 
 
 def render(template: str, partial: str | None = None, status: int = 200, **context):

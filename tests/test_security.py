@@ -8,7 +8,7 @@ from tests.conftest import make_app
 
 # Blueprints anyone may open. Every other blueprint must declare its staff roles
 # (security.staff_only), so a new area cannot forget its guard.
-PUBLIC_BLUEPRINTS = {"main", "accounts", "kiosk", "booking", "ratings"}
+PUBLIC_BLUEPRINTS = {"main", "accounts", "kiosk", "booking", "ratings", "notices", "search"}
 
 
 def test_security_headers_on_every_page(client):
@@ -171,3 +171,21 @@ def test_htmx_errors_get_a_fragment(client):
     response = client.get("/no-such-page", headers={"HX-Request": "true"})
     assert response.status_code == 404 and b"<html" not in response.data
     assert "页面不存在".encode() in response.data
+
+
+@pytest.mark.parametrize("url", ["/notices/?category=%00&agency=a%00b&page=%00",
+                                 "/search?q=%00%00&kind=%00&category=%00",
+                                 "/services/?q=%00", "/bookings/%00"])
+def test_nul_characters_in_links_are_ignored_not_a_500(client, town, url):
+    assert client.get(url).status_code in (200, 404)
+
+
+def test_nul_characters_in_forms_are_ignored_not_a_500(client, forms, town):
+    response = forms.post("/login", {"phone": "1380000\x000001", "password": "x\x00y"})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("url", ["/services/SB%00-1", "/services/%00/book", "/desk/bookings/%00"])
+def test_nul_characters_in_paths_are_a_404_not_a_500(client, town, auth, url):
+    auth.login(role="town_staff")
+    assert client.get(url).status_code == 404

@@ -47,8 +47,10 @@ def new_ref() -> str:
 
 
 def normalise_ref(raw: str | None) -> str:
-    """What people type: lower case, spaces, dashes, full-width letters."""
-    return "".join(unicodedata.normalize("NFKC", raw or "").split()).replace("-", "").upper()[:20]
+    """What people type: lower case, spaces, dashes, full-width letters. Anything that can
+    never be in a code (a NUL from a hand-made link, say) is dropped."""
+    text = unicodedata.normalize("NFKC", raw or "").upper()
+    return "".join(ch for ch in text if ch.isascii() and ch.isalnum())[:20]
 
 
 def taken(station_id: int, pool: str, first: date, last: date) -> dict[date, dict[time, int]]:

@@ -53,7 +53,9 @@ _STATION_BY_ID = select(Station).where(Station.id == bindparam("id"))
 
 
 def _item(code: str) -> ServiceItem:
-    item = db.session.scalar(_ITEM_BY_CODE, {"code": code[:20]})
+    if not code.isascii() or not code.replace("-", "").isalnum() or len(code) > 20:
+        abort(404)  # never a code (a NUL would even upset PostgreSQL)
+    item = db.session.scalar(_ITEM_BY_CODE, {"code": code})
     if item is None or not item.active:
         abort(404)
     return item
