@@ -54,11 +54,28 @@ def register_blueprints(app: Flask) -> None:
     from portal.kiosk.views import bp as kiosk
     from portal.kiosk.views import enforce_idle_reset
     from portal.main.views import bp as main
+    from portal.notices.views import bp as notices
+    from portal.notices.views import editor
     from portal.ratings.views import bp as ratings
+    from portal.search.views import bp as search
 
-    for blueprint in (main, accounts, kiosk, admin, booking, desk, ratings):
+    for blueprint in (main, accounts, kiosk, admin, booking, desk, ratings, notices, editor,
+                      search):
         app.register_blueprint(blueprint)
     enforce_idle_reset(app)
+    register_search(app)
+
+
+def register_search(app: Flask) -> None:
+    """What can be found (each area's provider), and keeping the index up to date."""
+    from portal.booking import search as _booking  # noqa: F401  (registers its provider)
+    from portal.booking.models import ServiceItem
+    from portal.notices import search as _notices  # noqa: F401
+    from portal.notices.models import Notice
+    from portal.search import service
+    service.watch(Notice, "notice")
+    service.watch(ServiceItem, "service")
+    service.register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -14,6 +14,70 @@ from portal.places.models import Station
 seed_cli = AppGroup("seed", help="Load data.")
 users_cli = AppGroup("users", help="Manage accounts.")
 bookings_cli = AppGroup("bookings", help="Booking jobs.")
+search_cli = AppGroup("search", help="The search index.")
+notices_cli = AppGroup("notices", help="Policy notices.")
+
+
+@search_cli.command("reindex")
+def search_reindex():
+    """Rebuild the index from the database (searches go on meanwhile), then switch to it."""
+    import time
+
+    from portal.search import service
+    from portal.search.documents import PROVIDERS
+    total = sum(db.session.scalar(select(db.func.count()).select_from(p.live().subquery()))
+                for p in PROVIDERS.values())
+    started = time.perf_counter()
+    with click.progressbar(length=total, label="indexing") as bar:
+        count = service.reindex(progress=bar.update)
+    seconds = time.perf_counter() - started
+    click.echo(f"indexed {count} documents in {seconds:.1f} s ({count / max(seconds, 1e-9):.0f}/s)")
+
+
+@search_cli.command("verify")
+def search_verify():
+    """Report documents missing from, stale in or extra in the index; exit 1 if any."""
+    from portal.search import service
+    report = service.verify()
+    for name in ("missing", "stale", "extra"):
+        keys = getattr(report, name)
+        click.echo(f"{name}: {len(keys)}" + (f"  e.g. {', '.join(keys[:10])}" if keys else ""))
+    click.echo(f"queued changes not yet applied: {report.pending}")
+    if report.unavailable:
+        click.echo(f"index unavailable: {report.unavailable} (run `flask search reindex`)")
+    if not report.dictionary_ok:
+        click.echo("the index was built with another word list: run `flask search reindex`")
+    click.echo("ok" if report.ok else "NOT OK")
+    raise SystemExit(0 if report.ok else 1)
+
+
+@search_cli.command("drain")
+def search_drain():
+    """Apply the queued index changes now (normally done after each change)."""
+    from portal.search import service
+    click.echo(f"applied {service.drain()} changes; {service.pending()} still queued")
+
+
+@notices_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def notices_import(path):
+    """Import notices from a JSON Lines file: published and searchable at once."""
+    from portal.notices.importer import import_lines
+    from portal.search import service
+    with open(path, encoding="utf-8-sig") as handle:
+        lines = handle.read().splitlines()
+    with click.progressbar(length=len(lines), label="importing") as bar:
+        outcome = import_lines(lines, progress=bar.update)
+    for number, why in outcome.problems:
+        click.echo(f"line {number}: {why} (skipped)", err=True)
+    if outcome.imported:
+        with click.progressbar(length=len(outcome.imported), label="indexing") as bar:
+            try:
+                service.index_bulk("notice", outcome.imported, progress=bar.update)
+            except Exception as error:  # the queue still has them
+                click.echo(f"indexing deferred ({error}); `flask search drain` applies it",
+                           err=True)
+    click.echo(f"imported {len(outcome.imported)} notices, skipped {len(outcome.problems)} lines")
 
 
 @bookings_cli.command("remind")
@@ -89,3 +153,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(bookings_cli)
+    app.cli.add_command(search_cli)
+    app.cli.add_command(notices_cli)

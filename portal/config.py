@@ -37,10 +37,11 @@ class Defaults:
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"
     PASSWORD_HASH_METHOD = "scrypt"  # tests use a cheap method; never set that in production
-    TRUSTED_PROXIES = 0
+    TRUSTED_PROXIES = 0  # number of reverse proxies whose X-Forwarded-For we believe
     MAX_OPEN_BOOKINGS = 3  # open bookings one phone number may hold
     BOOKING_CUTOFF_MINUTES = 120  # cancel or move online until this long before the slot
-    NOTIFICATION_SENDERS: tuple[str, ...] = ()  # "module:callable" paths; default: record only  # number of reverse proxies whose X-Forwarded-For we believe
+    NOTIFICATION_SENDERS: tuple[str, ...] = ()  # "module:callable" paths; default: record only
+    SEARCH_INDEX_MEMORY_MB = 512  # per process while (re)building the search index
 
 
 def load(app, test_config: dict | None = None) -> None:

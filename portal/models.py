@@ -11,3 +11,5 @@ from portal.booking.models import (  # noqa: F401
 from portal.notifications import Message  # noqa: F401
 from portal.desk.models import MaterialCheck  # noqa: F401
 from portal.ratings.models import FollowUp, Rating  # noqa: F401
+from portal.notices.models import Notice, NoticeAttachment, NoticeRevision  # noqa: F401
+from portal.search.models import SearchOutbox, SynonymGroup  # noqa: F401

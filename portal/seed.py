@@ -52,8 +52,10 @@ ACCOUNTS = (
 
 
 def seed_demo() -> str:
+    from portal import search
     from portal.booking.catalogue import load_catalogue
     from portal.booking.demo import seed_bookings
+    from portal.notices.demo import seed_notices
 
     town = _town()
     village_stations = [s for s in town.stations if s.kind == "village"]
@@ -65,8 +67,11 @@ def seed_demo() -> str:
     db.session.commit()
     items = load_catalogue()
     bookings = seed_bookings(town)
+    notices = seed_notices()
+    search.drain()  # the catalogue and the notices, searchable at once
     return f"town {town.name}, {len(town.villages)} villages, {len(town.stations)} stations, " \
-           f"{len(ACCOUNTS)} accounts, {items} catalogue items, {bookings} demo bookings"
+           f"{len(ACCOUNTS)} accounts, {items} catalogue items, {bookings} demo bookings, " \
+           f"{notices} demo notices"
 
 
 def _town() -> Town:

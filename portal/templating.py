@@ -162,6 +162,21 @@ def register_desk_filters(app) -> None:
     app.jinja_env.filters["step_hint"] = labels(STEP_HINTS)
 
 
+def filesize(size: int) -> str:
+    """12.3 KB, 1.2 MB."""
+    if size < 1024 * 1024:
+        return f"{max(size, 1) / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def register_notice_filters(app) -> None:
+    from portal.notices.models import STATUS_LABELS as NOTICE_STATUS, VALIDITY_LABELS
+    app.jinja_env.filters["notice_status"] = labels(NOTICE_STATUS)
+    app.jinja_env.filters["validity_label"] = labels(VALIDITY_LABELS)
+    app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.filters["without"] = lambda args, key: {k: v for k, v in args.items() if k != key}
+
+
 def register(app) -> None:
     install_fast_gettext(app)
     app.jinja_env.globals["page_chrome"] = page_chrome
@@ -176,6 +191,7 @@ def register(app) -> None:
     app.jinja_env.filters["channel_label"] = labels(CHANNEL_LABELS)
     app.jinja_env.filters["event_label"] = labels(EVENT_LABELS)
     register_desk_filters(app)
+    register_notice_filters(app)
 
     @app.context_processor
     def globals_():

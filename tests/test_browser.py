@@ -382,3 +382,37 @@ def test_desk_journey_return_for_supplement_complete_and_a_bad_rating(phone, des
         shot(desk_pc, "desk-follow-ups")
         desk_pc.goto("/desk/")
         shot(desk_pc, "desk-centre-queue")
+
+
+def test_an_editor_publishes_and_a_resident_finds_it_by_live_search_and_pinyin(desk_pc, phone):
+    sign_in_as(desk_pc, "13800000301")  # 刘洋, editor
+    desk_pc.goto("/editor/notices/new")
+    desk_pc.get_by_label("标题", exact=True).fill("关于举办荷塘村中秋音乐会的通知")
+    desk_pc.get_by_label("发文机关").fill("青禾镇文明办（演示）")
+    desk_pc.get_by_label("主题分类").fill("文化体育")
+    desk_pc.get_by_label("正文", exact=True).fill("## 时间地点\n\n九月二十五日晚在荷塘村文化礼堂举行，欢迎村民带孩子参加。")
+    desk_pc.get_by_role("button", name="保存").click()
+    expect(desk_pc.locator(".notice-success")).to_contain_text("已保存")
+    desk_pc.get_by_role("button", name="提交审核").click()
+    desk_pc.get_by_role("button", name="发布", exact=True).click()
+    expect(desk_pc.locator(".status")).to_have_text("已发布")
+    shot(desk_pc, "editor-published")
+
+    phone.goto("/")
+    phone.get_by_label("搜索政策、通知、办事指南和志愿活动").fill("文化礼堂")
+    phone.keyboard.press("Enter")
+    phone.wait_for_url(re.compile(r"/search\?q="))
+    box = phone.get_by_label("搜索政策、通知、办事指南和志愿活动")
+    box.fill("文化礼堂 孩子")  # live: no Enter; htmx swaps the results in and pushes the URL
+    phone.wait_for_url(re.compile(r"%E5%AD%A9%E5%AD%90"))  # 孩子: the pushed URL follows typing
+    result = phone.locator(".results .result-title a", has_text="荷塘村中秋音乐会")
+    expect(result).to_be_visible()
+    marked = {m.inner_text() for m in phone.locator(".results mark").all()}
+    assert marked and marked <= {"文化", "礼堂", "文化礼堂", "孩子"}
+    shot(phone, "search-live-375")
+    box.fill("yinyuehui")
+    expect(phone.locator(".results .result-title a", has_text="荷塘村中秋音乐会")).to_be_visible()
+    phone.locator(".results .result-title a", has_text="荷塘村中秋音乐会").click()
+    expect(phone.locator("h1")).to_have_text("关于举办荷塘村中秋音乐会的通知")
+    assert "文化礼堂" in phone.locator(".notice-body").inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -20,4 +20,10 @@ def test_hub_shows_sections_search_and_an_empty_notice_list(client, page):
     for title in ("办事预约", "文明曝光台", "志愿服务", "政策通知"):
         assert title in p.text(".cards")
     assert p.soup.select_one('form[action="/search"][method="get"] input[name="q"]')
-    assert "今天还没有发布新的通知" in p.text()
+    assert "还没有发布通知" in p.text()
+
+
+def test_the_hub_lists_todays_notices_or_else_the_latest(client, town, page):
+    p = page(client.get("/"))
+    assert p.text("#notices-title") == "最新通知" and len(p.soup.select("#notices-title + ul li")) == 5
+    assert p.soup.select_one('a[href="/notices/"]')

@@ -1,6 +1,8 @@
 """Admin forms for towns, villages and stations."""
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtf_translations
@@ -13,6 +15,7 @@ from wtforms import (
     IntegerField,
     SelectField,
     StringField,
+    TextAreaField,
     TimeField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -115,3 +118,20 @@ class CalendarDayForm(FlaskForm):
                        validators=[DataRequired()])
     name = StringField(_l("名称"), filters=[_strip], validators=[
         DataRequired(_l("请输入名称，例如“国庆节”")), Length(max=40)])
+
+
+class SynonymsForm(FlaskForm):
+    """Synonym groups for search, one group per line, words separated by spaces."""
+
+    groups = TextAreaField(_l("同义词"), render_kw={"rows": 16, "spellcheck": "false"})
+
+    def validate_groups(self, field):
+        lines = [line.split() for line in (field.data or "").splitlines() if line.strip()]
+        if len(lines) > 500:
+            raise ValidationError(_l("最多500组"))
+        for words in lines:
+            for word in words:
+                if len(word) > 20 or not re.fullmatch(r"[0-9A-Za-z\u3400-\u9fff]+", word):
+                    raise ValidationError(_l("“%(w)s”不行：每个词只能用汉字、字母或数字，最多20个字",
+                                             w=word[:30]))
+        field.parsed = [" ".join(dict.fromkeys(words)) for words in lines]

@@ -13,6 +13,7 @@ from portal.admin.forms import (
     WEEKDAY_NAMES,
     CalendarDayForm,
     ClosedDayForm,
+    SynonymsForm,
     StationForm,
     TownForm,
     VillageForm,
@@ -204,3 +205,33 @@ def delete_calendar_day(day: str):
     flash(_("已删除。"), "success")
     return redirect(url_for("admin.calendar"))
 
+
+
+@bp.route("/synonyms", methods=["GET", "POST"])
+def synonyms():
+    """Search synonyms (社保卡 社会保障卡): one group per line. Their words join the
+    segmenter's dictionary, so saving rebuilds the search index in the background."""
+    from flask import current_app
+
+    from portal.search import service
+    from portal.search.models import SynonymGroup
+    groups = db.session.scalars(select(SynonymGroup).order_by(SynonymGroup.id)).all()
+    form = SynonymsForm(data={"groups": "\n".join(g.terms for g in groups)})
+    if form.validate_on_submit():
+        before = [g.terms for g in groups]
+        for group in groups:
+            db.session.delete(group)
+        db.session.add_all(SynonymGroup(terms=terms) for terms in form.groups.parsed)
+        db.session.flush()
+        audit.record("search.synonyms", _SynonymsRef(), before=before, after=form.groups.parsed)
+        db.session.commit()
+        service.rebuild_in_background(current_app._get_current_object())
+        flash(_("已保存%(n)d组同义词，搜索索引正在后台重建。", n=len(form.groups.parsed)), "success")
+        return redirect(url_for("admin.synonyms"))
+    return render("admin/synonyms.html", form=form, status=form_status(form))
+
+
+class _SynonymsRef:
+    """The audit log's name for the whole synonym list."""
+
+    id = "all"

@@ -38,6 +38,13 @@ def sections() -> tuple[Section, ...]:
     return SECTIONS
 
 
-def todays_notices() -> list:
-    """Notices published today, newest first. None exist until the notices work lands."""
-    return []
+def todays_notices(limit: int = 5) -> tuple[bool, list]:
+    """(True, notices published today) — or, on a day without any, (False, the latest)."""
+    from portal.extensions import db
+    from portal.notices.models import Notice
+    from portal.notices.workflow import live_query
+    from portal.timeutil import local_today
+    latest = db.session.scalars(live_query().order_by(
+        Notice.pinned.desc(), Notice.published_on.desc(), Notice.id.desc()).limit(limit)).all()
+    today = [n for n in latest if n.published_on == local_today()]
+    return (True, today) if today else (False, latest)

@@ -16,8 +16,9 @@ YEAR = 365 * 24 * 3600
 @bp.route("/")
 def hub():
     """Search box, the four sections and today's notices."""
-    return render("main/hub.html", sections=hub_content.sections(),
-                  notices=hub_content.todays_notices())
+    today, notices = hub_content.todays_notices()
+    return render("main/hub.html", sections=hub_content.sections(), notices=notices,
+                  notices_today=today)
 
 
 @bp.route("/prefs", methods=["POST"])
@@ -42,13 +43,6 @@ def prefs():
 def privacy():
     """What personal data the portal keeps and why (PIPL notice)."""
     return render("main/privacy.html")
-
-
-@bp.route("/search")
-def search():
-    """The hub's search box lands here. Full-text search over notices comes with that work."""
-    query = request.args.get("q", "")[:100]
-    return render("main/search.html", q=query)
 
 
 @bp.route("/healthz")

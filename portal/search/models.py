@@ -1,0 +1,48 @@
+"""What the search keeps in the database (the source of truth): the queue of index changes
+still to apply, and the synonym groups admins edit."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.timeutil import utcnow
+
+
+class SearchOutbox(db.Model):
+    """One object whose index entry must be brought up to date (added, changed or removed:
+    the drainer reads the object's current state, so the operation need not be stored).
+
+    Written in the same transaction as the change, so a change is never lost even when the
+    index cannot be written at that moment; removed only once the index has it.
+    """
+
+    __tablename__ = "search_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[str] = mapped_column(String(40))
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class SynonymGroup(db.Model):
+    """Words that mean the same to people searching (社保卡 社会保障卡), space-separated.
+
+    A group of one word just teaches the segmenter a word (a programme's name, say). Every
+    word here is in the segmenter's dictionary, so changing them needs a reindex (the admin
+    page starts one).
+    """
+
+    __tablename__ = "search_synonyms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    terms: Mapped[str] = mapped_column(String(300))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def words(self) -> list[str]:
+        return self.terms.split()

@@ -1,0 +1,47 @@
+"""/search: one search over notices, service guides and volunteer activities.
+
+A real GET form (works without JavaScript); htmx swaps in the results as people type
+(debounced), and the URL follows, so every state is a page that can be shared or reloaded.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, request
+from sqlalchemy import select
+
+from portal.extensions import db, limiter
+from portal.search import service
+from portal.search.documents import PROVIDERS
+from portal.web import render
+
+bp = Blueprint("search", __name__)
+FILTERS = ("category", "agency", "year", "validity")
+
+
+@bp.route("/search")
+@limiter.limit("120 per minute")
+def index():
+    """Ranked, highlighted results; filters apply to notices."""
+    text = request.args.get("q", "")
+    kind = request.args.get("kind", "")
+    kinds = [kind] if kind in PROVIDERS else None
+    filters = {name: request.args.get(name, "")[:80] for name in FILTERS
+               if request.args.get(name)}
+    results = service.query_index(text, kinds=kinds, filters=filters,
+                                  page=request.args.get("page", 1, type=int) or 1)
+    return render("search/index.html", partial="search/_results.html", results=results,
+                  kind=kind if kinds else "", filters=filters, providers=PROVIDERS,
+                  latest=_latest() if not results.hits else [],
+                  choices=_filter_choices() if filters or kind == "notice" else None)
+
+
+def _latest():
+    from portal.notices.models import Notice
+    from portal.notices.workflow import live_query
+    return db.session.scalars(live_query().order_by(Notice.publish_at.desc()).limit(5)).all()
+
+
+def _filter_choices() -> dict:
+    from portal.notices.views import _choices, _years
+    from portal.notices.models import Notice
+    return {"category": _choices(Notice.category), "agency": _choices(Notice.agency),
+            "year": _years()}
