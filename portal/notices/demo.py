@@ -13,7 +13,7 @@ from portal.search.models import SynonymGroup
 from portal.timeutil import to_local, utcnow
 
 DEMO_FILE = Path(__file__).resolve().parent / "data" / "demo-notices.jsonl"
-SYNONYMS = ("社保卡 社会保障卡", "医保 医疗保险 基本医疗保险", "公租房 公共租赁住房",
+SYNONYMS = ("社保卡 社会保障卡", "医保 医疗保险", "公租房 公共租赁住房",
             "低保 最低生活保障", "残疾证 残疾人证", "户口本 户口簿", "五保户 特困人员",
             "退伍军人 退役军人", "新农合 城乡居民基本医疗保险", "危房改造 住房安全保障",
             "医保卡 社会保障卡", "养老金 基础养老金")
