@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal import config
 from portal.config import PROJECT_ROOT
 from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
-from portal.web import PortalRequest, preferred_language
+from portal.web import PortalRequest, allow_large_uploads, preferred_language
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -50,6 +50,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts
     from portal.admin.views import bp as admin
     from portal.booking.views import bp as booking
+    from portal.civility.views import bp as civility
+    from portal.civility.views import department, moderate
     from portal.desk.views import bp as desk
     from portal.kiosk.views import bp as kiosk
     from portal.kiosk.views import enforce_idle_reset
@@ -60,9 +62,10 @@ def register_blueprints(app: Flask) -> None:
     from portal.search.views import bp as search
 
     for blueprint in (main, accounts, kiosk, admin, booking, desk, ratings, notices, editor,
-                      search):
+                      search, civility, moderate, department):
         app.register_blueprint(blueprint)
     enforce_idle_reset(app)
+    allow_large_uploads(app)
     register_search(app)
 
 

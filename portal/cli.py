@@ -107,8 +107,10 @@ def seed_demo_command():
 @click.option("--phone", required=True, help="Mainland mobile number (the login name).")
 @click.option("--name", required=True)
 @click.option("--station", "station_id", type=int, help="Station id (required for clerks).")
+@click.option("--department", "department_id", type=int,
+              help="Department id (required for department accounts).")
 @click.password_option(help="Prompted for when not given.")
-def create_user(roles, phone, name, station_id, password):
+def create_user(roles, phone, name, station_id, department_id, password):
     """Create a staff account, or add roles to an existing account with this phone number."""
     phone = v.normalise_phone(phone)
     for problem in (v.phone_problem(phone),
@@ -118,6 +120,11 @@ def create_user(roles, phone, name, station_id, password):
     station = db.session.get(Station, station_id) if station_id else None
     if "clerk" in roles and station is None:
         raise click.UsageError("a clerk is bound to one station: give --station with its id")
+    from portal.civility.models import Department
+    department = db.session.get(Department, department_id) if department_id else None
+    if "department" in roles and department is None:
+        raise click.UsageError("a department account is bound to one department: give "
+                               "--department with its id")
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None:
         user = User(phone=phone, name=name)
@@ -125,6 +132,8 @@ def create_user(roles, phone, name, station_id, password):
     user.set_password(password)
     if station is not None:
         user.station = station
+    if department is not None:
+        user.department_id = department.id
     for role in set(roles) - user.roles:
         user.role_rows.append(UserRole(role=role))
     db.session.commit()

@@ -42,6 +42,7 @@ class Defaults:
     BOOKING_CUTOFF_MINUTES = 120  # cancel or move online until this long before the slot
     NOTIFICATION_SENDERS: tuple[str, ...] = ()  # "module:callable" paths; default: record only
     SEARCH_INDEX_MEMORY_MB = 512  # per process while (re)building the search index
+    CIVILITY_RETENTION_DAYS = 90  # published items leave the public board after this long
 
 
 def load(app, test_config: dict | None = None) -> None:

@@ -13,3 +13,6 @@ from portal.desk.models import MaterialCheck  # noqa: F401
 from portal.ratings.models import FollowUp, Rating  # noqa: F401
 from portal.notices.models import Notice, NoticeAttachment, NoticeRevision  # noqa: F401
 from portal.search.models import SearchOutbox, SynonymGroup  # noqa: F401
+from portal.civility.models import (  # noqa: F401
+    Appeal, Department, Issue, Photo, Report, ReportCategory, ReportEvent,
+)

@@ -47,6 +47,7 @@ ACCOUNTS = (
     ("13800000301", "刘洋", ("editor",), None),
     ("13800000401", "周敏", ("moderator",), None),
     ("13800000501", "孙丽", ("coordinator",), None),
+    ("13800000601", "钱科长", ("department",), None),
     ("13800000901", "吴强", ("admin",), None),
 )
 
@@ -55,6 +56,7 @@ def seed_demo() -> str:
     from portal import search
     from portal.booking.catalogue import load_catalogue
     from portal.booking.demo import seed_bookings
+    from portal.civility.demo import seed_civility
     from portal.notices.demo import seed_notices
 
     town = _town()
@@ -69,9 +71,10 @@ def seed_demo() -> str:
     bookings = seed_bookings(town)
     notices = seed_notices()
     search.drain()  # the catalogue and the notices, searchable at once
+    reports = seed_civility(db.session.scalar(select(User).where(User.phone == "13800000002")))
     return f"town {town.name}, {len(town.villages)} villages, {len(town.stations)} stations, " \
            f"{len(ACCOUNTS)} accounts, {items} catalogue items, {bookings} demo bookings, " \
-           f"{notices} demo notices"
+           f"{notices} demo notices, {reports} civility reports"
 
 
 def _town() -> Town:

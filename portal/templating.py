@@ -126,8 +126,7 @@ def page_chrome() -> Chrome:
     """
     signed_in = current_user.is_authenticated
     variant = (str(get_locale() or "zh"), elder_mode(), is_kiosk(), signed_in,
-               signed_in and current_user.has_role("clerk", "town_staff"),
-               signed_in and current_user.has_role("admin"), kiosk_idle_seconds())
+               staff_links(current_user.roles) if signed_in else (), kiosk_idle_seconds())
     cache = current_app.extensions.setdefault("tongban.chrome", {})
     parts = cache.get(variant)
     if parts is None:
@@ -136,11 +135,28 @@ def page_chrome() -> Chrome:
     return Chrome(*(Markup(p.replace(_CSRF, csrf).replace(_NEXT, path)) for p in parts))
 
 
-def _render_chrome(lang, elder, kiosk, signed_in, clerk, admin, idle) -> tuple[str, str, str]:
+# The staff pages a role leads to, in the header: (endpoint, label), in this order.
+STAFF_LINKS = (
+    (("clerk", "town_staff"), "desk.index", _l("窗口")),
+    (("editor", "town_staff", "admin"), "editor.notices", _l("通知管理")),
+    (("moderator",), "moderate.queue", _l("随手拍审核")),
+    (("department",), "department.items", _l("交办整改")),
+    (("admin",), "admin.index", _l("管理")),
+)
+
+
+def staff_links(roles) -> tuple[int, ...]:
+    """Which of STAFF_LINKS these roles see (indices: part of the layout's variant key)."""
+    return tuple(n for n, (wanted, _endpoint, _label) in enumerate(STAFF_LINKS)
+                 if set(wanted) & set(roles))
+
+
+def _render_chrome(lang, elder, kiosk, signed_in, links, idle) -> tuple[str, str, str]:
     # Template.render, not render_template: no context processors, so nothing about the
     # person (current_user, session) can reach what is shared.
     html = current_app.jinja_env.get_template("_chrome.html").render(
-        lang=lang, elder=elder, kiosk=kiosk, signed_in=signed_in, clerk=clerk, admin=admin,
+        lang=lang, elder=elder, kiosk=kiosk, signed_in=signed_in,
+        links=[STAFF_LINKS[n][1:] for n in links if STAFF_LINKS[n][1] in current_app.view_functions],
         idle_seconds=idle, htmx_config=HTMX_CONFIG, csrf=_CSRF, next=_NEXT,
         title_mark=Markup(_TITLE), main_mark=Markup(_MAIN))
     head, rest = html.split(_TITLE)
@@ -177,6 +193,26 @@ def register_notice_filters(app) -> None:
     app.jinja_env.filters["without"] = lambda args, key: {k: v for k, v in args.items() if k != key}
 
 
+CIVILITY_EVENTS = {
+    "submit": _l("已提交"), "verify": _l("文明办已核实"), "reject": _l("未采用"), "merge": _l("已合并"),
+    "publish": _l("已公开"), "rectify_start": _l("责任部门开始整改"), "rectify_finish": _l("整改完成"),
+    "appeal": _l("收到申诉"), "appeal_upheld": _l("申诉处理：维持"),
+    "appeal_corrected": _l("申诉处理：已更正"), "appeal_withdrawn": _l("申诉处理：已撤下"),
+    "withdraw": _l("已撤下"),
+}
+
+
+def register_civility_filters(app) -> None:
+    from portal.civility.models import (APPEAL_LABELS, KIND_LABELS, RECTIFICATION_LABELS,
+                                        STATUS_LABELS as REPORT_STATUS)
+    app.jinja_env.filters["report_kind"] = labels(KIND_LABELS)
+    app.jinja_env.filters["report_status"] = labels(REPORT_STATUS)
+    app.jinja_env.filters["rectification_label"] = labels(RECTIFICATION_LABELS)
+    app.jinja_env.filters["appeal_status"] = labels(APPEAL_LABELS)
+    app.jinja_env.filters["civility_event"] = labels(CIVILITY_EVENTS)
+    app.jinja_env.filters["from_json"] = lambda text: json.loads(text or "[]")
+
+
 def register(app) -> None:
     install_fast_gettext(app)
     app.jinja_env.globals["page_chrome"] = page_chrome
@@ -192,6 +228,7 @@ def register(app) -> None:
     app.jinja_env.filters["event_label"] = labels(EVENT_LABELS)
     register_desk_filters(app)
     register_notice_filters(app)
+    register_civility_filters(app)
 
     @app.context_processor
     def globals_():

@@ -89,3 +89,19 @@ def is_kiosk() -> bool:
 
 def kiosk_idle_seconds() -> int:
     return int(current_app.config["KIOSK_IDLE_SECONDS"])
+
+
+# Endpoints that take several photos: a larger request is allowed there, so that a photo too
+# big for its own limit gets a message on the form instead of the whole report being lost.
+LARGE_UPLOADS = {"civility.report": 48 * 1024 * 1024, "department.rectify": 16 * 1024 * 1024}
+
+
+def allow_large_uploads(app) -> None:
+    """Raise the request size limit for LARGE_UPLOADS before anything reads the form (the
+    CSRF check does, in an earlier before_request): this one is put first."""
+    def raise_limit():
+        limit = LARGE_UPLOADS.get(request.endpoint or "")
+        if limit:
+            request.max_content_length = limit
+
+    app.before_request_funcs.setdefault(None, []).insert(0, raise_limit)

@@ -416,3 +416,61 @@ def test_an_editor_publishes_and_a_resident_finds_it_by_live_search_and_pinyin(d
     expect(phone.locator("h1")).to_have_text("关于举办荷塘村中秋音乐会的通知")
     assert "文化礼堂" in phone.locator(".notice-body").inner_text()
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_report_from_a_phone_is_redacted_verified_and_published(phone, desk_pc, tmp_path):
+    """A resident reports with a photo at 375 px; a moderator boxes the face, verifies and
+    publishes the issue; the public page shows only the redacted photo."""
+    import io
+
+    from PIL import Image, ImageDraw
+    photo = tmp_path / "scene.jpg"
+    image = Image.new("RGB", (800, 600), (170, 200, 230))
+    ImageDraw.Draw(image).ellipse([100, 100, 300, 300], fill=(240, 200, 170))  # a "face"
+    image.save(photo, "JPEG")
+
+    sign_in_as(phone, "13800000002")
+    phone.goto("/civility/report")
+    phone.get_by_label("类别").select_option(label="乱扔杂物")
+    phone.get_by_label("发生了什么").fill("有人把装修垃圾倒在荷塘村河边")
+    phone.get_by_label("地点").fill("荷塘村河边")
+    phone.get_by_label("日期").fill("2026-11-20")
+    phone.get_by_label("大约时间").fill("07:30")
+    phone.get_by_label("照片（最多4张，选填）").set_input_files(str(photo))
+    shot(phone, "civility-report-375")
+    phone.get_by_role("button", name="提交").click()
+    phone.wait_for_url(re.compile(r"/me/reports/\d+$"))
+    report_id = int(phone.url.rsplit("/", 1)[1])
+    expect(phone.locator(".status")).to_have_text("待审核")
+
+    sign_in_as(desk_pc, "13800000401")  # 周敏, moderator
+    desk_pc.goto(f"/civility/moderate/reports/{report_id}")
+    stage = desk_pc.locator(".redact-editor.redact-ready img").first
+    expect(stage).to_be_visible()
+    box = stage.bounding_box()
+    scale = box["width"] / 800
+    desk_pc.mouse.move(box["x"] + 90 * scale, box["y"] + 90 * scale)
+    desk_pc.mouse.down()
+    desk_pc.mouse.move(box["x"] + 200 * scale, box["y"] + 200 * scale, steps=5)
+    desk_pc.mouse.move(box["x"] + 310 * scale, box["y"] + 310 * scale, steps=5)
+    desk_pc.mouse.up()
+    assert desk_pc.locator("textarea.redact-boxes").first.input_value().count(",") == 3
+    shot(desk_pc, "civility-redact")
+    desk_pc.get_by_role("button", name="保存打码").first.click()
+    expect(desk_pc.locator(".notice-success")).to_contain_text("1处打码")
+    desk_pc.get_by_role("button", name="核实，待下一期发布").click()
+    desk_pc.goto("/civility/moderate/issues/new")
+    number = int(re.search(r"第(\d+)期", desk_pc.locator("h1").inner_text()).group(1))
+    desk_pc.get_by_role("button", name=f"发布第{number}期").click()
+    desk_pc.wait_for_url(re.compile(rf"/civility/issues/{number}$"))
+
+    phone.goto(f"/civility/issues/{number}")
+    item = phone.locator(".exposure", has_text="装修垃圾")
+    expect(item).to_be_visible()
+    assert "moderate" not in phone.content()
+    source = item.locator("img").first.get_attribute("src")
+    full = phone.request.get(source.replace("/thumb", "/full"))
+    with Image.open(io.BytesIO(full.body())) as served:
+        assert max(served.getpixel((200, 200))) < 30  # the face: painted over
+        assert not served.getexif()
+    shot(phone, "civility-issue-375")

@@ -22,7 +22,7 @@ def test_seed_demo_is_idempotent(runner):
     first = runner.invoke(args=["seed", "demo"])
     assert first.exit_code == 0, first.output
     counts = (count(Town), count(Station), count(User))
-    assert counts == (1, 19, 9)
+    assert counts == (1, 19, 10)
     assert runner.invoke(args=["seed", "demo"]).exit_code == 0
     assert (count(Town), count(Station), count(User)) == counts
     clerk = db.session.scalar(select(User).where(User.phone == "13800000101"))

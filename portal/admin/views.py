@@ -4,9 +4,10 @@ Every change is audited. Only the `admin` role gets here (see security.staff_onl
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from portal import audit
 from portal.admin.forms import (
@@ -235,3 +236,49 @@ class _SynonymsRef:
     """The audit log's name for the whole synonym list."""
 
     id = "all"
+
+
+@bp.route("/civility", methods=["GET", "POST"])
+def civility():
+    """Report categories (and the department each goes to by default) and departments."""
+    from portal.civility.forms import CategoryForm
+    from portal.civility.models import Department, ReportCategory
+    departments = db.session.scalars(select(Department).order_by(Department.name)).all()
+    form = CategoryForm()
+    form.department.choices = [SelectChoice(0, _("不指定"))] + [
+        SelectChoice(d.id, d.name) for d in departments]
+    if form.validate_on_submit():
+        if request.form.get("what") == "department":
+            if not db.session.scalar(select(Department).where(Department.name == form.name.data)):
+                db.session.add(Department(name=form.name.data))
+        else:
+            category = db.session.scalar(select(ReportCategory).where(
+                ReportCategory.name == form.name.data)) or ReportCategory(name=form.name.data)
+            category.department_id = form.department.data or None
+            category.active = True
+            db.session.add(category)
+        db.session.flush()
+        audit.record("civility.categories", _CivilityRef(), name=form.name.data)
+        db.session.commit()
+        flash(_("已保存。"), "success")
+        return redirect(url_for("admin.civility"))
+    categories = db.session.scalars(select(ReportCategory).order_by(ReportCategory.position,
+                                                                    ReportCategory.id)).all()
+    return render("admin/civility.html", form=form, categories=categories,
+                  departments=departments, status=form_status(form))
+
+
+@bp.route("/civility/categories/<int:category_id>/toggle", methods=["POST"])
+def toggle_category(category_id: int):
+    from portal.civility.models import ReportCategory
+    category = db.get_or_404(ReportCategory, category_id)
+    category.active = not category.active
+    audit.record("civility.category_toggle", category, active=category.active)
+    db.session.commit()
+    return redirect(url_for("admin.civility"))
+
+
+class _CivilityRef:
+    """The audit log's name for the civility lists."""
+
+    id = "lists"

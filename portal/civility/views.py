@@ -1,0 +1,366 @@
+"""The civility board: public pages (`civility`), reporting and tracking (residents and
+department accounts), moderation (`moderate`, the 文明办) and rectification (`department`).
+
+Public pages show only published items within their retention, only redacted photos, and
+never who reported. Photos are served by views that check, never from static/.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
+
+from portal import uploads
+from portal.civility import photos as photo_files
+from portal.civility import workflow
+from portal.civility.forms import (AppealForm, DecideForm, ReasonForm, RectifyForm, RedactForm,
+                                   ReportForm)
+from portal.civility.models import (Appeal, Department, Issue, Photo, Report, ReportCategory)
+from portal.civility.workflow import CivilityRefused
+from portal.extensions import db, limiter
+from portal.security import staff_only
+from portal.timeutil import local_today, utcnow
+from portal.web import form_status, render
+
+bp = Blueprint("civility", __name__)
+moderate = Blueprint("moderate", __name__, url_prefix="/civility/moderate")
+staff_only(moderate, "moderator")
+department = Blueprint("department", __name__, url_prefix="/civility/department")
+staff_only(department, "department")
+
+def _user_key() -> str:
+    return f"user:{current_user.id}" if current_user.is_authenticated else "anonymous"
+
+
+# -- the public board ---------------------------------------------------------------------------
+
+@bp.route("/civility/")
+def board():
+    """The latest issues, the red and black lists, and the counts that stay public."""
+    now = utcnow()
+    issues = db.session.scalars(select(Issue).order_by(Issue.number.desc()).limit(8)).all()
+    lists = {kind: db.session.scalars(
+        workflow.public_query(now).where(Report.kind == kind)
+        .options(selectinload(Report.photos), selectinload(Report.category))
+        .order_by(Report.published_at.desc(), Report.id.desc()).limit(12)).all()
+        for kind in ("praise", "uncivil")}
+    return render("civility/board.html", issues=issues, lists=lists,
+                  counts=workflow.counts(), retention=workflow.retention_days())
+
+
+@bp.route("/civility/issues/<int:number>")
+def issue(number: int):
+    """One weekly issue: its items still within their retention."""
+    found = db.session.scalar(select(Issue).where(Issue.number == number)) or abort(404)
+    items = db.session.scalars(workflow.public_query().where(Report.issue_id == found.id)
+                               .options(selectinload(Report.photos),
+                                        selectinload(Report.category),
+                                        selectinload(Report.department))
+                               .order_by(Report.kind.desc(), Report.id)).all()
+    return render("civility/issue.html", issue=found, items=items, today=local_today())
+
+
+def _public_or_404(report_id: int) -> Report:
+    report = db.session.get(Report, report_id)
+    if report is None or not report.public(utcnow()):
+        abort(404)
+    return report
+
+
+@bp.route("/civility/items/<int:report_id>", methods=["GET", "POST"])
+@limiter.limit("5 per hour", methods=["POST"])
+def item(report_id: int):
+    """One published item, and the form to appeal or ask for a correction."""
+    report = _public_or_404(report_id)
+    form = AppealForm()
+    if form.validate_on_submit():
+        if not form.website.data:  # the honeypot: bots are told "thanks" and nothing is kept
+            workflow.appeal(report, name=form.name.data, phone=form.phone.data,
+                            text=form.text.data)
+        flash(_("已收到您的申诉，文明办会核实处理，并把结果发到您的手机。"), "success")
+        return redirect(url_for("civility.item", report_id=report.id))
+    return render("civility/item.html", report=report, form=form, today=local_today(),
+                  status=form_status(form))
+
+
+@bp.route("/civility/photos/<int:photo_id>/<any(full, thumb):size>")
+def public_photo(photo_id: int, size: str):
+    """A redacted photo of a public item; nothing else is ever served here."""
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or photo.hidden or not photo.public or not photo.report.public(utcnow()):
+        abort(404)
+    return _send(photo.public if size == "full" else photo.public_thumb, private=False)
+
+
+def _send(stored_name: str, private: bool):
+    try:
+        response = send_file(uploads.path_of(photo_files.AREA, stored_name),
+                             mimetype="image/jpeg", max_age=0 if private else 3600)
+    except FileNotFoundError:
+        abort(404)
+    if private:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- reporting and tracking ----------------------------------------------------------------------
+
+def _categories() -> list[SelectChoice]:
+    rows = db.session.scalars(select(ReportCategory).where(ReportCategory.active.is_(True))
+                              .order_by(ReportCategory.position, ReportCategory.id))
+    return [SelectChoice(0, _("请选择"))] + [SelectChoice(c.id, c.name) for c in rows]
+
+
+@bp.route("/civility/report", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per hour; 30 per day", methods=["POST"])
+@limiter.limit("10 per hour; 30 per day", methods=["POST"], key_func=_user_key)
+def report():
+    """随手拍: a report (or a praise) with up to four photos, from a phone."""
+    form = ReportForm()  # (web.LARGE_UPLOADS lets a too-large photo reach the checks below)
+    form.category.choices = _categories()
+    status = form_status(form)
+    if request.method == "POST":
+        processed, problems = _photos(request.files.getlist("photos"))
+        for problem in problems:
+            form.form_errors.append(problem)
+        if form.validate_on_submit() and not problems:
+            saved = _submit(form, processed)
+            if saved is not None:
+                return saved
+        status = 422
+    return render("civility/report.html", form=form, status=status)
+
+
+def _photos(files) -> tuple[list, list]:
+    """Every photo checked; the good ones kept, a message for each bad one."""
+    processed, problems = [], []
+    files = [f for f in files if f and f.filename]
+    if len(files) > workflow.MAX_PHOTOS:
+        problems.append(_("最多上传%(n)d张照片。", n=workflow.MAX_PHOTOS))
+        files = files[:workflow.MAX_PHOTOS]
+    for f in files:
+        try:
+            processed.append(photo_files.process(uploads.read_limited(f, photo_files.MAX_BYTES)))
+        except uploads.UploadRefused as refused:
+            problems.append(f"{f.filename[:60]}：{refused.message}")
+    return processed, problems
+
+
+def _submit(form, processed):
+    category = db.session.get(ReportCategory, form.category.data)
+    if category is None or not category.active:
+        form.category.errors.append(_("请选择类别"))
+        return None
+    place = form.place.data or _place_from_gps(processed)
+    if not place:
+        form.place.errors.append(_("请写下地点（照片里有定位的，可以不填）"))
+        return None
+    if form.website.data:  # the honeypot: a bot; pretend all is well, keep nothing
+        return redirect(url_for("civility.board"))
+    saved = workflow.submit(current_user, kind=form.kind.data, category=category,
+                            description=form.description.data, place=place,
+                            occurred_at=datetime.combine(form.day.data, form.at.data),
+                            processed=processed)
+    flash(_("已收到，编号 %(id)d。文明办核实后才会公开；您可以在这里跟进处理进度。", id=saved.id), "success")
+    return redirect(url_for("civility.mine", report_id=saved.id))
+
+
+def _place_from_gps(processed) -> str:
+    """The village nearest to where a photo was taken (its GPS), if any photo has one."""
+    located = next((p for p in processed if p.latitude is not None), None)
+    if located is None:
+        return ""
+    from portal.places.models import Station
+    stations = db.session.scalars(select(Station).where(Station.latitude.is_not(None))).all()
+    nearest = min(stations, key=lambda s: (s.latitude - located.latitude) ** 2 +
+                  (s.longitude - located.longitude) ** 2, default=None)
+    near = f"{nearest.village.name}附近" if nearest and nearest.village else ""
+    return f"{near}（照片定位 {located.latitude:.4f}, {located.longitude:.4f}）"
+
+
+@bp.route("/me/reports/")
+@bp.route("/me/reports/<int:report_id>")
+@login_required
+def mine(report_id: int | None = None):
+    """The reporter's own reports and how each is getting on."""
+    if report_id is None:
+        reports = db.session.scalars(select(Report).where(Report.reporter_id == current_user.id)
+                                     .order_by(Report.id.desc())).all()
+        return render("civility/mine.html", reports=reports)
+    found = db.session.get(Report, report_id)
+    if found is None or found.reporter_id != current_user.id:
+        abort(404)
+    return render("civility/tracking.html", report=found, today=local_today())
+
+
+@bp.route("/civility/my-photos/<int:photo_id>")
+@login_required
+def own_photo(photo_id: int):
+    """A reporter's own photo (the working copy, already without metadata)."""
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or photo.report.reporter_id != current_user.id:
+        abort(404)
+    return _send(photo.original_thumb, private=True)
+
+
+# -- moderation ---------------------------------------------------------------------------------
+
+@moderate.route("/")
+def queue():
+    """New reports, verified ones waiting for the next issue, open appeals, rectification."""
+    now, today = utcnow(), local_today()
+    by_status = {s: db.session.scalars(select(Report).where(Report.status == s)
+                                       .order_by(Report.id)).all()
+                 for s in ("submitted", "verified")}
+    appeals = db.session.scalars(select(Appeal).where(Appeal.status == "open")
+                                 .order_by(Appeal.id)).all()
+    rectifying = db.session.scalars(workflow.public_query(now).where(
+        Report.rectification.in_(("assigned", "rectifying"))).order_by(Report.rectify_due)).all()
+    return render("civility/moderate/queue.html", by_status=by_status, appeals=appeals,
+                  rectifying=rectifying, today=today, next_number=workflow.next_number(),
+                  overdue=workflow.overdue)
+
+
+def _report_or_404(report_id: int) -> Report:
+    return db.session.get(Report, report_id) or abort(404)
+
+
+@moderate.route("/reports/<int:report_id>")
+def review(report_id: int):
+    """A report with its photos (private working copies), redaction, and decisions."""
+    found = _report_or_404(report_id)
+    departments = db.session.scalars(select(Department).where(Department.active.is_(True))
+                                     .order_by(Department.name)).all()
+    return render("civility/moderate/review.html", report=found, reason_form=ReasonForm(),
+                  redact_form=RedactForm(), duplicates=workflow.duplicates(found),
+                  departments=departments)
+
+
+def _do(step, done: str) -> None:
+    try:
+        step()
+    except CivilityRefused as refused:
+        db.session.rollback()
+        flash(refused.message, "error")
+    else:
+        flash(done, "success")
+
+
+@moderate.route("/reports/<int:report_id>/<any(verify, reject, merge):action>", methods=["POST"])
+def decide_report(report_id: int, action: str):
+    found = _report_or_404(report_id)
+    if action == "verify":
+        _do(lambda: workflow.verify(found, current_user,
+                                    request.form.get("department", type=int) or None),
+            _("已核实，将在下一期公开。"))
+    elif action == "reject":
+        form = ReasonForm()
+        _do(lambda: workflow.reject(found, current_user, form.reason.data or ""),
+            _("已不采用，理由已告知报告人。"))
+    elif (into := db.session.get(Report, request.form.get("into", type=int) or 0)) is None:
+        flash(_("请选择要合并到的报告。"), "error")
+    else:
+        _do(lambda: workflow.merge(found, into, current_user), _("已合并。"))
+    return redirect(url_for("moderate.review", report_id=found.id))
+
+
+@moderate.route("/photos/<int:photo_id>/redact", methods=["POST"])
+def redact(photo_id: int):
+    """Paint boxes over faces and number plates (or keep the photo private)."""
+    photo = db.session.get(Photo, photo_id) or abort(404)
+    form = RedactForm()
+    boxes = photo_files.parse_boxes(form.boxes.data or "", photo.width, photo.height)
+    workflow.redact(photo, current_user, boxes, hide=bool(form.hide.data))
+    flash(_("照片已处理：%(n)d处打码。", n=len(boxes)) if not form.hide.data else _("这张照片不公开。"),
+          "success")
+    return redirect(url_for("moderate.review", report_id=photo.report_id) + f"#photo-{photo.id}")
+
+
+@moderate.route("/photos/<int:photo_id>/<any(original, thumb, public):which>")
+def private_photo(photo_id: int, which: str):
+    """The working copy (unredacted, without metadata) and the redacted one, for moderators."""
+    photo = db.session.get(Photo, photo_id) or abort(404)
+    name = {"original": photo.original, "thumb": photo.original_thumb,
+            "public": photo.public}[which]
+    return _send(name, private=True) if name else abort(404)
+
+
+@moderate.route("/issues/new", methods=["GET", "POST"])
+def new_issue():
+    """Compile the next issue (第N期) from verified reports and publish it as a batch."""
+    verified = db.session.scalars(select(Report).where(Report.status == "verified")
+                                  .options(selectinload(Report.category))
+                                  .order_by(Report.kind, Report.id)).all()
+    if request.method == "POST":
+        chosen = [int(v) for v in request.form.getlist("report") if v.isdigit()]
+        try:
+            published = workflow.publish_issue(current_user, chosen)
+        except CivilityRefused as refused:
+            flash(refused.message, "error")
+        else:
+            flash(_("第%(n)d期已发布。", n=published.number), "success")
+            return redirect(url_for("civility.issue", number=published.number))
+    return render("civility/moderate/new_issue.html", verified=verified,
+                  number=workflow.next_number())
+
+
+@moderate.route("/appeals/<int:appeal_id>", methods=["GET", "POST"])
+def appeal(appeal_id: int):
+    entry = db.session.get(Appeal, appeal_id) or abort(404)
+    form = DecideForm()
+    if form.validate_on_submit():
+        try:
+            workflow.decide(entry, current_user, form.outcome.data, form.note.data,
+                            form.description.data, form.place.data)
+        except CivilityRefused as refused:
+            form.form_errors.append(refused.message)
+        else:
+            flash(_("已处理申诉。"), "success")
+            return redirect(url_for("moderate.queue"))
+    return render("civility/moderate/appeal.html", entry=entry, form=form,
+                  status=form_status(form))
+
+
+# -- the responsible department ---------------------------------------------------------------------
+
+@department.route("/")
+def items():
+    """The items routed to this department, overdue ones first."""
+    today = local_today()
+    mine_ = db.session.scalars(select(Report).where(
+        Report.department_id == current_user.department_id, Report.status == "published")
+        .options(selectinload(Report.photos)).order_by(Report.rectify_due)).all()
+    rows = sorted(mine_, key=lambda r: (not workflow.overdue(r, today),
+                                        r.rectification == "rectified", r.rectify_due or today))
+    return render("civility/department.html", rows=rows, today=today, overdue=workflow.overdue,
+                  form=RectifyForm())
+
+
+@department.route("/items/<int:report_id>/<any(start, finish):step>", methods=["POST"])
+@limiter.limit("60 per hour")
+def rectify(report_id: int, step: str):
+    """Start work on an item, or record it rectified (with an optional after-photo)."""
+    found = db.session.get(Report, report_id)
+    if found is None or found.department_id != current_user.department_id \
+            or current_user.department_id is None:
+        abort(404)
+    form = RectifyForm()
+    after = None
+    upload = request.files.get("photo")
+    if upload and upload.filename:
+        try:
+            after = photo_files.process(uploads.read_limited(upload, photo_files.MAX_BYTES))
+        except uploads.UploadRefused as refused:
+            flash(refused.message, "error")
+            return redirect(url_for("department.items"))
+    if form.validate_on_submit():
+        _do(lambda: workflow.rectify(found, current_user, step, form.note.data or "", after),
+            _("已记录。"))
+    return redirect(url_for("department.items"))
+

@@ -1,0 +1,300 @@
+"""The civility board's rules, as plain functions the views and tests call.
+
+submitted → verified (every photo redacted or kept private) → published in a weekly issue
+→ (withdrawn after an appeal); submitted → rejected (with a reason the reporter sees) or
+merged into a report about the same thing. A published black-list item is routed to its
+department: assigned → rectifying → rectified, due in RECTIFY_WORKING_DAYS. Published
+items leave the public board after the retention period; only counts stay public.
+Each step is a conditional UPDATE on the state it comes from, an event and an audit entry.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit
+from portal.civility import photos as photo_files
+from portal.civility.models import (STATUS_LABELS, Appeal, Issue, Photo, Report,
+                                    ReportCategory, ReportEvent)
+from portal.extensions import db
+from portal.notifications import notify
+from portal.places.workdays import add_working_days, calendar
+from portal.timeutil import to_local, utcnow
+
+RECTIFY_WORKING_DAYS = 10
+MAX_PHOTOS = 4
+DUPLICATE_HOURS = 24
+DUPLICATE_METRES = 300
+
+
+class CivilityRefused(Exception):
+    def __init__(self, code: str, message):
+        super().__init__(code)
+        self.code, self.message = code, message
+
+
+def retention_days() -> int:
+    return int(current_app.config["CIVILITY_RETENTION_DAYS"])
+
+
+def _event(report: Report, action: str, actor, note: str = "") -> None:
+    report.events.append(ReportEvent(action=action, actor_id=actor.id if actor else None,
+                                     note=note))
+
+
+def _move(report: Report, action: str, froms: tuple[str, ...], to: str, actor, note: str = "",
+          **values) -> None:
+    seen = report.status
+    if seen not in froms:
+        raise CivilityRefused("invalid", _l("这条报告现在是“%(s)s”，不能这样操作。",
+                                            s=STATUS_LABELS.get(seen, seen)))
+    done = db.session.execute(update(Report).where(Report.id == report.id, Report.status == seen)
+                              .values(status=to, **values)).rowcount
+    if done != 1:
+        db.session.rollback()
+        raise CivilityRefused("conflict", _l("这条报告刚刚被其他审核员处理过，请刷新后再看。"))
+    db.session.refresh(report)
+    _event(report, action, actor, note)
+    audit.record(f"civility.{action}", report, from_status=seen, to_status=to, note=note[:200])
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+def submit(reporter, *, kind: str, category: ReportCategory, description: str, place: str,
+           occurred_at: datetime, processed: list[photo_files.Processed]) -> Report:
+    """A new report: hidden until a moderator verifies it."""
+    located = next((p for p in processed if p.latitude is not None), None)
+    report = Report(kind=kind, category=category, description=description, place=place,
+                    occurred_at=occurred_at, reporter_id=reporter.id,
+                    latitude=located.latitude if located else None,
+                    longitude=located.longitude if located else None)
+    for p in processed[:MAX_PHOTOS]:
+        report.photos.append(Photo(original=p.original, original_thumb=p.original_thumb,
+                                   width=p.width, height=p.height))
+    db.session.add(report)
+    _event(report, "submit", reporter)
+    db.session.commit()
+    return report
+
+
+# -- moderation -------------------------------------------------------------------------------
+
+def redact(photo: Photo, moderator, boxes: list[list[int]], hide: bool = False) -> None:
+    """Paint boxes over faces and number plates and make the public derivative (or keep
+    the photo private). Can be redone any time, also after publication."""
+    if hide:
+        photo.public = photo.public_thumb = None
+        photo.hidden = True
+    else:
+        photo.public, photo.public_thumb = photo_files.redact(photo.original, boxes)
+        photo.hidden = False
+    photo.boxes = json.dumps(boxes)
+    photo.redacted_by, photo.redacted_at = moderator.id, utcnow()
+    audit.record("civility.redact", photo.report, photo=photo.id, boxes=len(boxes), hidden=hide)
+    db.session.commit()
+
+
+def verify(report: Report, moderator, department_id: int | None = None) -> None:
+    """Verified: true, and every photo fit to be seen (redacted, or kept private)."""
+    if any(not p.ready for p in report.photos if p.role == "evidence"):
+        raise CivilityRefused("photos", _l("还有照片没有处理：请先给人脸和车牌打码（没有就直接确认），或设为不公开。"))
+    department = department_id or report.category.department_id
+    _move(report, "verify", ("submitted",), "verified", moderator, moderator_id=moderator.id,
+          verified_at=utcnow(), department_id=department)
+    db.session.commit()
+
+
+def reject(report: Report, moderator, reason: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise CivilityRefused("reason", _l("请写明不采用的理由，报告人会看到。"))
+    _move(report, "reject", ("submitted", "verified"), "rejected", moderator, reason,
+          moderator_id=moderator.id, reason=reason)
+    _tell(report, f"您提交的随手拍（编号{report.id}）未被采用。理由：{reason}")
+    db.session.commit()
+
+
+def merge(report: Report, into: Report, moderator) -> None:
+    """The same thing reported twice: the later report is merged into the earlier one."""
+    if into.id == report.id or into.status not in ("submitted", "verified", "published") \
+            or into.kind != report.kind:
+        raise CivilityRefused("merge", _l("只能合并到同一类、尚未撤下的另一条报告。"))
+    _move(report, "merge", ("submitted",), "merged", moderator, f"→ {into.id}",
+          merged_into_id=into.id, moderator_id=moderator.id)
+    _tell(report, f"您提交的随手拍（编号{report.id}）与其他群众反映的是同一件事，已合并处理，谢谢！")
+    db.session.commit()
+
+
+def duplicates(report: Report) -> list[Report]:
+    """Reports that may be the same thing: same kind and category, within a day, and at the
+    same place (the same words, or photos taken within a few hundred metres)."""
+    window = timedelta(hours=DUPLICATE_HOURS)
+    candidates = db.session.scalars(select(Report).where(
+        Report.id != report.id, Report.kind == report.kind,
+        Report.category_id == report.category_id,
+        Report.status.in_(("submitted", "verified", "published")),
+        Report.occurred_at.between(report.occurred_at - window, report.occurred_at + window))
+        .order_by(Report.id)).all()
+    return [c for c in candidates if _same_place(report, c)]
+
+
+def _same_place(a: Report, b: Report) -> bool:
+    if None not in (a.latitude, a.longitude, b.latitude, b.longitude):
+        return _metres(a, b) <= DUPLICATE_METRES
+    words = lambda text: {text[i:i + 2] for i in range(len(text) - 1)}  # noqa: E731
+    x, y = words(a.place), words(b.place)
+    return bool(x and y) and len(x & y) / len(x | y) >= 0.5
+
+
+def _metres(a: Report, b: Report) -> float:
+    la1, lo1, la2, lo2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = math.sin((la2 - la1) / 2) ** 2 + \
+        math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 6_371_000 * 2 * math.asin(math.sqrt(h))
+
+
+# -- weekly issues ------------------------------------------------------------------------------
+
+def next_number() -> int:
+    return (db.session.scalar(select(func.max(Issue.number))) or 0) + 1
+
+
+def publish_issue(moderator, report_ids: list[int], now: datetime | None = None) -> Issue:
+    """Publish the chosen verified reports as the next issue (第N期), all at once."""
+    now = now or utcnow()
+    if not report_ids:
+        raise CivilityRefused("empty", _l("请至少选择一条已核实的报告。"))
+    issue = Issue(number=next_number(), published_at=now, published_by=moderator.id)
+    db.session.add(issue)
+    try:
+        db.session.flush()
+    except IntegrityError:  # another moderator published an issue this very moment
+        db.session.rollback()
+        raise CivilityRefused("conflict", _l("刚刚有其他审核员发布了一期，请刷新后再看。")) from None
+    due = add_working_days(to_local(now).date(), RECTIFY_WORKING_DAYS, calendar())
+    reports = db.session.scalars(select(Report).where(Report.id.in_(report_ids))).all()
+    for report in reports:
+        values = dict(issue_id=issue.id, published_at=now,
+                      expires_at=now + timedelta(days=retention_days()))
+        if report.kind == "uncivil" and report.department_id:
+            values.update(rectification="assigned", rectify_due=due)
+        done = db.session.execute(update(Report).where(
+            Report.id == report.id, Report.status == "verified", Report.issue_id.is_(None))
+            .values(status="published", **values)).rowcount
+        if done != 1:
+            db.session.rollback()
+            raise CivilityRefused("conflict", _l("所选报告中有的已经发布或被处理过，请刷新后重新选择。"))
+        db.session.refresh(report)
+        _event(report, "publish", moderator, f"第{issue.number}期")
+        _tell(report, f"您提交的随手拍（编号{report.id}）已在第{issue.number}期公开，谢谢您的参与！")
+    audit.record("civility.issue", issue, number=issue.number, reports=sorted(report_ids))
+    db.session.commit()
+    return issue
+
+
+# -- rectification -------------------------------------------------------------------------------
+
+RECTIFY_STEPS = {"start": ("assigned", "rectifying"), "finish": ("rectifying", "rectified")}
+
+
+def rectify(report: Report, actor, step: str, note: str,
+            after: photo_files.Processed | None = None) -> None:
+    """The department works on a published black-list item (or a moderator records it)."""
+    frm, to = RECTIFY_STEPS[step]
+    note = (note or "").strip()
+    if step == "finish" and not note:
+        raise CivilityRefused("note", _l("请写明整改情况。"))
+    done = db.session.execute(update(Report).where(
+        Report.id == report.id, Report.rectification == frm, Report.status == "published")
+        .values(rectification=to, rectified_at=utcnow() if to == "rectified" else None)).rowcount
+    if done != 1:
+        db.session.rollback()
+        raise CivilityRefused("invalid", _l("这条整改记录刚刚已更新，请刷新后再看。"))
+    db.session.refresh(report)
+    if after is not None:
+        report.photos.append(Photo(role="after", original=after.original,
+                                   original_thumb=after.original_thumb, width=after.width,
+                                   height=after.height))
+    _event(report, f"rectify_{step}", actor, note)
+    audit.record(f"civility.rectify_{step}", report, note=note[:200])
+    db.session.commit()
+
+
+def overdue(report: Report, today) -> bool:
+    return report.rectification in ("assigned", "rectifying") and report.rectify_due is not None \
+        and today > report.rectify_due
+
+
+# -- appeals -------------------------------------------------------------------------------------
+
+def appeal(report: Report, *, name: str, phone: str, text: str) -> Appeal:
+    """Anyone — first of all the party exposed — may ask for a correction or a withdrawal."""
+    if not report.public(utcnow()):
+        raise CivilityRefused("not_public", _l("这条内容已不在曝光台上。"))
+    entry = Appeal(report=report, name=name, phone=phone, text=text)
+    db.session.add(entry)
+    _event(report, "appeal", None)
+    db.session.commit()
+    return entry
+
+
+def decide(entry: Appeal, moderator, outcome: str, note: str,
+           description: str | None = None, place: str | None = None) -> None:
+    """Uphold the item, correct it, or withdraw it from the board; the outcome is kept."""
+    note = (note or "").strip()
+    if outcome not in ("upheld", "corrected", "withdrawn") or not note:
+        raise CivilityRefused("outcome", _l("请选择处理结果并写明理由。"))
+    done = db.session.execute(update(Appeal).where(Appeal.id == entry.id, Appeal.status == "open")
+                              .values(status=outcome, outcome=note, decided_by=moderator.id,
+                                      decided_at=utcnow())).rowcount
+    if done != 1:
+        db.session.rollback()
+        raise CivilityRefused("conflict", _l("这条申诉刚刚已由其他审核员处理。"))
+    db.session.refresh(entry)
+    report = entry.report
+    if outcome == "corrected":
+        report.description = (description or report.description).strip()
+        report.place = (place or report.place).strip()
+    if outcome == "withdrawn":
+        _move(report, "withdraw", ("published",), "withdrawn", moderator, note)
+    _event(report, f"appeal_{outcome}", moderator, note)
+    audit.record("civility.appeal", report, appeal=entry.id, outcome=outcome)
+    notify(phone=entry.phone, user_id=None, kind="status",
+           body=f"您对曝光台第{report.id}号内容的申诉已处理：{note}")
+    db.session.commit()
+
+
+# -- the public board ---------------------------------------------------------------------------
+
+def public_query(now: datetime | None = None):
+    """Reports anyone may see: published, not withdrawn, within their retention."""
+    return select(Report).where(Report.status == "published", Report.expires_at > (now or utcnow()))
+
+
+COUNTS_SECONDS = 60
+
+
+def counts() -> dict[tuple[str, str], int]:
+    """Published items by kind and category, all time (what stays public after retention).
+    Counted at most once a minute per worker: a scan of every report ever published."""
+    cache = current_app.extensions.setdefault("tongban.civility.counts", {})
+    if cache.get("at", -COUNTS_SECONDS) + COUNTS_SECONDS > time.monotonic():
+        return cache["value"]
+    rows = db.session.execute(select(Report.kind, ReportCategory.name, func.count())
+                              .join(ReportCategory).where(Report.status == "published")
+                              .group_by(Report.kind, ReportCategory.name))
+    cache["value"] = {(kind, name): n for kind, name, n in rows}
+    cache["at"] = time.monotonic()
+    return cache["value"]
+
+
+def _tell(report: Report, body: str) -> None:
+    reporter = report.reporter
+    notify(phone=reporter.phone, user_id=reporter.id, kind="status", body=body)
