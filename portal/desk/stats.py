@@ -1,5 +1,5 @@
 """A station's figures by day: items handled, waiting and handling times, the share
-completed on the spot, ratings — and the same as CSV and Excel files.
+completed on the spot, ratings — and the same as a table for CSV and Excel files.
 
 Waiting is from check-in (or the booked time, for someone who came early) to acceptance;
 handling is from acceptance until the case left the desk (completed, rejected, returned or
@@ -8,8 +8,6 @@ returned.
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -153,21 +151,3 @@ def table(rows: list[Figures], total: Figures) -> list[list]:
     """Header and rows as plain values, for both file formats."""
     return [[str(title) for title, _ in COLUMNS]] + [
         [get(f) for _, get in COLUMNS] for f in [*rows, total]]
-
-
-def as_csv(rows: list[Figures], total: Figures) -> bytes:
-    """UTF-8 with a byte-order mark, so Excel opens the Chinese headers correctly."""
-    out = io.StringIO()
-    csv.writer(out).writerows(table(rows, total))
-    return out.getvalue().encode("utf-8-sig")
-
-
-def as_xlsx(rows: list[Figures], total: Figures, title: str) -> bytes:
-    from openpyxl import Workbook
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31])
-    for line in table(rows, total):
-        sheet.append(line)  # numbers and dates only besides the fixed headers: no formulas
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit
+from portal import audit, exports
 from portal.booking import service
 from portal.booking.models import Booking, HomeVisitRequest, ServiceCategory
 from portal.desk import access, queue, stats, workflow
@@ -463,13 +463,8 @@ def figures():
 def export(kind: str):
     """The same figures as a CSV or Excel file."""
     _form, station, first, last, rows, total = _figures()
-    name = f"tongban-{station.id if station else 'town'}-{first:%Y%m%d}-{last:%Y%m%d}.{kind}"
+    name = f"tongban-{station.id if station else 'town'}-{first:%Y%m%d}-{last:%Y%m%d}"
     audit.record("stats.export", station or _me(), kind=kind, first=first, last=last)
     db.session.commit()
-    if kind == "csv":
-        body, mimetype = stats.as_csv(rows, total), "text/csv; charset=utf-8"
-    else:
-        body = stats.as_xlsx(rows, total, title=f"{first:%Y%m%d}-{last:%Y%m%d}")
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return exports.download(stats.table(rows, total), kind, name,
+                            title=f"{first:%Y%m%d}-{last:%Y%m%d}")
