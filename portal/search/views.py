@@ -6,7 +6,6 @@ A real GET form (works without JavaScript); htmx swaps in the results as people 
 from __future__ import annotations
 
 from flask import Blueprint, request
-from sqlalchemy import select
 
 from portal.extensions import db, limiter
 from portal.search import service
