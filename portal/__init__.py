@@ -60,9 +60,11 @@ def register_blueprints(app: Flask) -> None:
     from portal.notices.views import editor
     from portal.ratings.views import bp as ratings
     from portal.search.views import bp as search
+    from portal.volunteer.manage import bp as coordinate
+    from portal.volunteer.views import bp as volunteer
 
     for blueprint in (main, accounts, kiosk, admin, booking, desk, ratings, notices, editor,
-                      search, civility, moderate, department):
+                      search, civility, moderate, department, volunteer, coordinate):
         app.register_blueprint(blueprint)
     enforce_idle_reset(app)
     allow_large_uploads(app)
@@ -76,8 +78,11 @@ def register_search(app: Flask) -> None:
     from portal.notices import search as _notices  # noqa: F401
     from portal.notices.models import Notice
     from portal.search import service
+    from portal.volunteer import search as _volunteer  # noqa: F401
+    from portal.volunteer.models import Activity
     service.watch(Notice, "notice")
     service.watch(ServiceItem, "service")
+    service.watch(Activity, "activity")
     service.register(app)
 
 

@@ -158,6 +158,33 @@ def set_password(phone, password):
     click.echo(f"password set for {v.mask_phone(phone)}; all its sessions ended")
 
 
+@users_cli.command("coordinate")
+@click.option("--phone", required=True, help="A coordinator's phone number.")
+@click.option("--team", "teams", multiple=True, help="Volunteer team name; repeat for several.")
+@click.option("--station", "stations", multiple=True,
+              help="Volunteer station name; repeat for several.")
+def coordinate(phone, teams, stations):
+    """Let a coordinator act for more volunteer teams and stations (a coordinator also
+    coordinates every team and station they set up themselves)."""
+    from portal.volunteer.models import Coordination, Team, VolunteerStation
+    user = db.session.scalar(select(User).where(User.phone == v.normalise_phone(phone)))
+    if user is None or not user.has_role("coordinator"):
+        raise click.UsageError("no coordinator with this phone number "
+                               "(users create --role coordinator first)")
+    wanted = [(Team, "team_id", name) for name in teams] + \
+             [(VolunteerStation, "station_id", name) for name in stations]
+    for model, column, name in wanted:
+        found = db.session.scalar(select(model).where(model.name == name))
+        if found is None:
+            raise click.UsageError(f"no volunteer {model.__tablename__[10:-1]} named {name!r}")
+        if db.session.scalar(select(Coordination).where(
+                Coordination.user_id == user.id, getattr(Coordination, column) == found.id)) is None:
+            db.session.add(Coordination(user_id=user.id, **{column: found.id}))
+    db.session.commit()
+    click.echo(f"{v.mask_phone(user.phone)} coordinates: " + ", ".join(
+        name for _model, _column, name in wanted))
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(users_cli)

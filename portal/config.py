@@ -43,6 +43,12 @@ class Defaults:
     NOTIFICATION_SENDERS: tuple[str, ...] = ()  # "module:callable" paths; default: record only
     SEARCH_INDEX_MEMORY_MB = 512  # per process while (re)building the search index
     CIVILITY_RETENTION_DAYS = 90  # published items leave the public board after this long
+    VOLUNTEER_CUTOFF_HOURS = 2  # a volunteer with a place cancels online until this long before
+    # Approved hours for 1–5 stars (community volunteer rules); PORTAL_VOLUNTEER_STAR_HOURS
+    # in the environment, e.g. "100,300,600,1000,1500".
+    VOLUNTEER_STAR_HOURS = (100, 300, 600, 1000, 1500)
+    VOLUNTEER_WISH_MAX_YUAN = 200  # a micro-wish is small: at most this much
+    VOLUNTEER_ISSUER = ""  # who issues service-record certificates; default: the town's 新时代文明实践所
 
 
 def load(app, test_config: dict | None = None) -> None:
@@ -56,6 +62,10 @@ def load(app, test_config: dict | None = None) -> None:
             app.config[name] = os.environ[name]
     if os.environ.get("PORTAL_TRUSTED_PROXIES"):
         app.config["TRUSTED_PROXIES"] = int(os.environ["PORTAL_TRUSTED_PROXIES"])
+    if os.environ.get("PORTAL_VOLUNTEER_STAR_HOURS"):
+        app.config["VOLUNTEER_STAR_HOURS"] = _star_hours(os.environ["PORTAL_VOLUNTEER_STAR_HOURS"])
+    if os.environ.get("PORTAL_VOLUNTEER_ISSUER"):
+        app.config["VOLUNTEER_ISSUER"] = os.environ["PORTAL_VOLUNTEER_ISSUER"]
     if test_config:
         app.config.update(test_config)
         data_dir = Path(app.config["PORTAL_DATA_DIR"])
@@ -67,6 +77,17 @@ def load(app, test_config: dict | None = None) -> None:
         app.config["SECRET_KEY"] = _kept_secret(data_dir / "secret_key")
     if app.debug or app.testing:
         app.config["SESSION_COOKIE_SECURE"] = False
+
+
+def _star_hours(text: str) -> tuple[int, ...]:
+    """Five increasing whole numbers of hours, or the start-up fails saying why."""
+    try:
+        hours = tuple(int(part) for part in text.replace("，", ",").split(","))
+    except ValueError:
+        hours = ()
+    if len(hours) != 5 or any(b <= a for a, b in zip(hours, hours[1:])) or hours[0] <= 0:
+        raise ValueError(f"PORTAL_VOLUNTEER_STAR_HOURS needs five increasing hours, got {text!r}")
+    return hours
 
 
 def _database_url(url: str) -> str:

@@ -16,3 +16,7 @@ from portal.search.models import SearchOutbox, SynonymGroup  # noqa: F401
 from portal.civility.models import (  # noqa: F401
     Appeal, Department, Issue, Photo, Report, ReportCategory, ReportEvent,
 )
+from portal.volunteer.models import (  # noqa: F401
+    Activity, Coordination, HourChange, HourRecord, ServiceOffer, ServiceOrder, SignUp, Step, Team,
+    TeamMember, Volunteer, VolunteerStation, Wish,
+)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.extensions import db
 from portal.timeutil import utcnow
 
-KINDS = ("booked", "moved", "cancelled", "reminder", "home_visit", "status")
+KINDS = ("booked", "moved", "cancelled", "reminder", "home_visit", "status", "volunteer")
 
 
 class Message(db.Model):

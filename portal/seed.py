@@ -58,6 +58,7 @@ def seed_demo() -> str:
     from portal.booking.demo import seed_bookings
     from portal.civility.demo import seed_civility
     from portal.notices.demo import seed_notices
+    from portal.volunteer.demo import seed_volunteer
 
     town = _town()
     village_stations = [s for s in town.stations if s.kind == "village"]
@@ -72,9 +73,11 @@ def seed_demo() -> str:
     notices = seed_notices()
     search.drain()  # the catalogue and the notices, searchable at once
     reports = seed_civility(db.session.scalar(select(User).where(User.phone == "13800000002")))
+    activities = seed_volunteer(town)
+    search.drain()  # the activities, searchable at once
     return f"town {town.name}, {len(town.villages)} villages, {len(town.stations)} stations, " \
            f"{len(ACCOUNTS)} accounts, {items} catalogue items, {bookings} demo bookings, " \
-           f"{notices} demo notices, {reports} civility reports"
+           f"{notices} demo notices, {reports} civility reports, {activities} volunteer activities"
 
 
 def _town() -> Town:

@@ -141,6 +141,7 @@ STAFF_LINKS = (
     (("editor", "town_staff", "admin"), "editor.notices", _l("通知管理")),
     (("moderator",), "moderate.queue", _l("随手拍审核")),
     (("department",), "department.items", _l("交办整改")),
+    (("coordinator",), "coordinate.index", _l("志愿服务管理")),
     (("admin",), "admin.index", _l("管理")),
 )
 
@@ -213,6 +214,31 @@ def register_civility_filters(app) -> None:
     app.jinja_env.filters["from_json"] = lambda text: json.loads(text or "[]")
 
 
+STEP_ACTIONS = {"posted": _l("提交心愿"), "screened": _l("审核通过，登上心愿墙"),
+                "rejected": _l("未通过审核"), "claimed": _l("已认领"), "fulfilled": _l("心愿已实现"),
+                "thanked": _l("心愿人致谢"), "withdrawn": _l("已撤回"), "ordered": _l("居民点单"),
+                "dispatched": _l("派单给团队"), "accepted": _l("志愿者接单"), "done": _l("服务完成"),
+                "rated": _l("居民评价"), "cancelled": _l("已取消")}
+HOUR_ACTIONS = {"recorded": _l("记录"), "approved": _l("认定"), "adjusted": _l("调整后认定"),
+                "rejected": _l("不认定")}
+
+
+def register_volunteer_filters(app) -> None:
+    from portal.volunteer import models as m
+    from portal.volunteer.hours import hours_text
+    filters = app.jinja_env.filters
+    filters["skill_label"] = labels(m.SKILL_LABELS)
+    filters["availability_label"] = labels(m.AVAILABILITY_LABELS)
+    filters["gender_label"] = labels(m.GENDER_LABELS)
+    filters["signup_status"] = labels(m.SIGNUP_LABELS)
+    filters["hour_status"] = labels(m.HOUR_LABELS)
+    filters["hour_action"] = labels(HOUR_ACTIONS)
+    filters["wish_status"] = labels(m.WISH_LABELS)
+    filters["order_status"] = labels(m.ORDER_LABELS)
+    filters["volunteer_step"] = labels(STEP_ACTIONS)
+    filters["hours"] = hours_text
+
+
 def register(app) -> None:
     install_fast_gettext(app)
     app.jinja_env.globals["page_chrome"] = page_chrome
@@ -229,6 +255,7 @@ def register(app) -> None:
     register_desk_filters(app)
     register_notice_filters(app)
     register_civility_filters(app)
+    register_volunteer_filters(app)
 
     @app.context_processor
     def globals_():

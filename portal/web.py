@@ -81,6 +81,13 @@ def safe_next(target: str | None, fallback: str = "/") -> str:
     return target
 
 
+def user_key() -> str:
+    """A rate-limit key per account, not per address: a kiosk serves a whole village from one
+    address. (Routes that use it require a login.)"""
+    from flask_login import current_user
+    return f"user:{current_user.id}" if current_user.is_authenticated else "anonymous"
+
+
 def is_kiosk() -> bool:
     """True on a shared kiosk: the kiosk pages themselves, and any page in a browser that
     opened /kiosk/ (it carries the kiosk cookie)."""

@@ -166,7 +166,7 @@ def test_elder_mode_and_english_from_any_page(screen):
     expect(phone.locator("html")).not_to_have_class(re.compile(r"\belder\b"))
 
 
-@pytest.mark.parametrize("path", ["/", "/register", "/login"])
+@pytest.mark.parametrize("path", ["/", "/register", "/login", "/volunteer/", "/volunteer/wishes/"])
 def test_no_serious_accessibility_problems_on_a_phone(phone, path):
     phone.goto(path)
     assert serious_violations(phone) == []
@@ -474,3 +474,78 @@ def test_a_report_from_a_phone_is_redacted_verified_and_published(phone, desk_pc
         assert max(served.getpixel((200, 200))) < 30  # the face: painted over
         assert not served.getexif()
     shot(phone, "civility-issue-375")
+
+
+def test_a_waitlisted_volunteer_is_promoted_checked_in_and_out_and_certified(phone, desk_pc,
+                                                                             browser, server):
+    """The coordinator publishes a one-place activity; 李建国 takes the place; 张秀兰 (at
+    375 px) joins the waitlist and is promoted when he cancels; the coordinator checks her in
+    and out by her code and approves the hours; her certificate lists them."""
+    import time_machine
+
+    from tests.conftest import SHANGHAI, TUESDAY_MORNING
+    at = lambda hour, minute: TUESDAY_MORNING.replace(hour=hour, minute=minute)  # noqa: E731
+    with time_machine.travel(TUESDAY_MORNING, tick=True) as clock:
+        sign_in_as(desk_pc, "13800000501")  # 孙丽, coordinator
+        desk_pc.goto("/volunteer/manage/activities/new")
+        desk_pc.get_by_label("活动名称").fill("教老人用手机挂号")
+        desk_pc.get_by_label("组织团队").select_option(label="数码助老志愿服务队")
+        desk_pc.get_by_label("服务站").select_option(label="东岭村志愿服务驿站")
+        desk_pc.get_by_label("集合地点").fill("东岭村村委会一楼")
+        desk_pc.get_by_label("日期").fill("2026-11-24")
+        desk_pc.get_by_label("开始时间").fill("11:30")
+        desk_pc.get_by_label("结束时间").fill("12:30")
+        desk_pc.get_by_label("名额", exact=True).fill("1")
+        desk_pc.get_by_role("button", name="发布").click()
+        desk_pc.wait_for_url(re.compile(r"/volunteer/manage/activities/\d+$"))
+        activity = desk_pc.url.rsplit("/", 1)[-1]
+
+        other = browser.new_context(viewport=PHONE, base_url=server, locale="zh-CN").new_page()
+        sign_in_as(other, "13800000002")  # 李建国
+        other.goto(f"/volunteer/activities/{activity}")
+        other.get_by_role("button", name="报名参加").click()
+        expect(other.locator(".status")).to_have_text("已报名")
+
+        sign_in_as(phone, "13800000001")  # 张秀兰
+        phone.goto("/volunteer/")
+        phone.get_by_role("link", name="教老人用手机挂号").click()
+        phone.get_by_role("button", name="名额已满，加入候补").click()
+        expect(phone.locator(".status")).to_have_text("候补第1位")
+        shot(phone, "volunteer-waitlisted-375")
+
+        other.get_by_role("button", name="取消报名").click()
+        expect(other.locator(".notice")).to_contain_text("已取消报名")
+        other.context.close()
+
+        phone.reload()
+        expect(phone.locator(".status")).to_have_text("已报名")
+        code = phone.locator(".ref").inner_text().strip()
+        assert phone.locator("img.qr").is_visible()
+        phone.goto("/me/")
+        expect(phone.locator(".messages")).to_contain_text("候补成功")
+
+        clock.move_to(at(11, 25).astimezone(SHANGHAI))
+        sign_in_as(desk_pc, "13800000501")
+        desk_pc.goto(f"/volunteer/manage/activities/{activity}")
+        desk_pc.get_by_label("签到码").fill(code.lower())
+        desk_pc.keyboard.press("Enter")  # what a scanner does after the code
+        expect(desk_pc.locator(".notice")).to_contain_text("张秀兰 已签到")
+        clock.move_to(at(12, 40).astimezone(SHANGHAI))
+        desk_pc.get_by_label("签到码").fill(code)
+        desk_pc.keyboard.press("Enter")
+        expect(desk_pc.locator(".notice")).to_contain_text("已签退")
+        row = desk_pc.locator("tr", has_text="张秀兰")
+        expect(row).to_contain_text("1小时")
+        shot(desk_pc, "volunteer-attendance")
+        row.get_by_role("button", name="认定").click()
+        expect(desk_pc.locator("tr", has_text="张秀兰")).to_contain_text("已认定")
+
+        sign_in_as(phone, "13800000001")
+        phone.goto("/volunteer/me/certificate")
+        certificate = phone.locator(".certificate")
+        served = certificate.locator("tbody tr", has_text="教老人用手机挂号")
+        expect(served.locator("td").first).to_have_text("2026-11-24")
+        expect(served.locator("td").last).to_have_text("1")  # 11:30–12:30, clipped to the activity
+        phone.emulate_media(media="print")
+        shot(phone, "volunteer-certificate-print-375")
+        phone.emulate_media(media="screen")

@@ -21,10 +21,11 @@ def test_migrations_match_the_models(app):
 def test_seed_demo_is_idempotent(runner):
     first = runner.invoke(args=["seed", "demo"])
     assert first.exit_code == 0, first.output
-    counts = (count(Town), count(Station), count(User))
-    assert counts == (1, 19, 10)
+    from portal.volunteer.models import Activity, SignUp
+    counts = (count(Town), count(Station), count(User), count(Activity), count(SignUp))
+    assert counts[:3] == (1, 19, 22)  # 10 demo accounts and 12 demo volunteers
     assert runner.invoke(args=["seed", "demo"]).exit_code == 0
-    assert (count(Town), count(Station), count(User)) == counts
+    assert (count(Town), count(Station), count(User), count(Activity), count(SignUp)) == counts
     clerk = db.session.scalar(select(User).where(User.phone == "13800000101"))
     assert clerk.roles == {"clerk"} and clerk.station.village is not None
     assert clerk.check_password("demo-2026")

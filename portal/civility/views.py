@@ -25,17 +25,13 @@ from portal.civility.workflow import CivilityRefused
 from portal.extensions import db, limiter
 from portal.security import staff_only
 from portal.timeutil import local_today, utcnow
-from portal.web import form_status, render
+from portal.web import form_status, render, user_key
 
 bp = Blueprint("civility", __name__)
 moderate = Blueprint("moderate", __name__, url_prefix="/civility/moderate")
 staff_only(moderate, "moderator")
 department = Blueprint("department", __name__, url_prefix="/civility/department")
 staff_only(department, "department")
-
-def _user_key() -> str:
-    return f"user:{current_user.id}" if current_user.is_authenticated else "anonymous"
-
 
 # -- the public board ---------------------------------------------------------------------------
 
@@ -119,7 +115,7 @@ def _categories() -> list[SelectChoice]:
 @bp.route("/civility/report", methods=["GET", "POST"])
 @login_required
 @limiter.limit("10 per hour; 30 per day", methods=["POST"])
-@limiter.limit("10 per hour; 30 per day", methods=["POST"], key_func=_user_key)
+@limiter.limit("10 per hour; 30 per day", methods=["POST"], key_func=user_key)
 def report():
     """随手拍: a report (or a praise) with up to four photos, from a phone."""
     form = ReportForm()  # (web.LARGE_UPLOADS lets a too-large photo reach the checks below)

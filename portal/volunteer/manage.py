@@ -1,0 +1,404 @@
+"""The coordinator's pages (志愿服务协调员): teams and stations, activities (one-off or weekly),
+attendance by code or tick list, hours to approve, star levels to review, wishes to screen
+and orders to dispatch. Every page shows only the coordinator's own teams and stations
+(access.scope); anything else is a 404.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+from wtforms.fields.choices import SelectChoice
+
+from portal import audit, exports
+from portal.extensions import db
+from portal.places.models import Village
+from portal.security import staff_only
+from portal.timeutil import local_now, local_today
+from portal.volunteer import access, hours, orders, signups, wishes
+from portal.volunteer.forms import (ActivityForm, CancelActivityForm, CapacityForm, DecideForm,
+                                    DispatchForm, ScanForm, ScreenForm, StationForm, TeamForm)
+from portal.volunteer.models import (Activity, Coordination, HourRecord, ServiceOrder, SignUp, Team,
+                                     TeamMember, Volunteer, VolunteerStation, Wish)
+from portal.volunteer.signups import VolunteerRefused
+from portal.web import form_status, render
+
+bp = Blueprint("coordinate", __name__, url_prefix="/volunteer/manage")
+staff_only(bp, "coordinator")
+
+
+def _scope() -> access.Scope:
+    return access.scope(current_user)
+
+
+def _mine(model, ids) -> list:
+    return db.session.scalars(select(model).where(model.id.in_(ids)).order_by(model.name)).all()
+
+
+@bp.route("/")
+def index():
+    """What needs doing in my teams and stations."""
+    mine = _scope()
+    today = local_today()
+    upcoming = db.session.scalars(select(Activity).where(
+        or_(Activity.team_id.in_(mine.teams), Activity.station_id.in_(mine.stations)),
+        Activity.status == "open", Activity.day >= today - timedelta(days=1))
+        .options(joinedload(Activity.team), joinedload(Activity.station))
+        .order_by(Activity.day, Activity.starts).limit(50)).all()
+    counts = {
+        "hours": db.session.scalar(select(func.count()).select_from(HourRecord).where(
+            HourRecord.team_id.in_(mine.teams), HourRecord.status == "pending")),
+        "wishes": db.session.scalar(select(func.count()).select_from(Wish).where(
+            Wish.station_id.in_(mine.stations), Wish.status == "posted")),
+        "orders": db.session.scalar(select(func.count()).select_from(ServiceOrder).where(
+            ServiceOrder.station_id.in_(mine.stations), ServiceOrder.status == "ordered")),
+        "stars": len(_star_candidates(mine)),
+    }
+    return render("volunteer/manage/index.html", teams=_mine(Team, mine.teams),
+                  stations=_mine(VolunteerStation, mine.stations), activities=upcoming,
+                  counts=counts, today=today)
+
+
+# -- teams and stations --------------------------------------------------------------------------
+
+def _coordinate(**target) -> None:
+    db.session.add(Coordination(user_id=current_user.id, **target))
+    access.forget_scope(current_user)
+
+
+@bp.route("/teams/new", methods=["GET", "POST"])
+def new_team():
+    """A new team; its creator coordinates it."""
+    form = TeamForm()
+    if form.validate_on_submit():
+        if db.session.scalar(select(Team.id).where(Team.name == form.name.data)):
+            form.name.errors.append(_("已有同名的团队"))
+        else:
+            team = Team(name=form.name.data, skill=form.skill.data,
+                        description=form.description.data)
+            db.session.add(team)
+            db.session.flush()
+            _coordinate(team_id=team.id)
+            audit.record("volunteer.team_create", team)
+            db.session.commit()
+            flash(_("团队已建立，您是它的协调员。"), "success")
+            return redirect(url_for("coordinate.index"))
+    return render("volunteer/manage/team.html", form=form, status=form_status(form))
+
+
+@bp.route("/stations/new", methods=["GET", "POST"])
+def new_station():
+    """A new volunteer station (志愿服务驿站); its creator coordinates it."""
+    form = StationForm()
+    form.village.choices = [SelectChoice(0, _("（不属于某个村）"))] + [
+        SelectChoice(v.id, v.name) for v in db.session.scalars(
+            select(Village).order_by(Village.position, Village.id))]
+    if form.validate_on_submit():
+        if db.session.scalar(select(VolunteerStation.id).where(
+                VolunteerStation.name == form.name.data)):
+            form.name.errors.append(_("已有同名的服务站"))
+        else:
+            station = VolunteerStation(name=form.name.data, address=form.address.data,
+                                       village_id=form.village.data or None)
+            db.session.add(station)
+            db.session.flush()
+            _coordinate(station_id=station.id)
+            audit.record("volunteer.station_create", station)
+            db.session.commit()
+            flash(_("服务站已建立，您是它的协调员。"), "success")
+            return redirect(url_for("coordinate.index"))
+    return render("volunteer/manage/station.html", form=form, status=form_status(form))
+
+
+# -- activities ------------------------------------------------------------------------------
+
+@bp.route("/activities/new", methods=["GET", "POST"])
+def new_activity():
+    """An activity of one of my teams, or at one of my stations; weekly repeats optional."""
+    mine = _scope()
+    form = ActivityForm()
+    teams = db.session.scalars(select(Team).where(Team.active.is_(True)).order_by(Team.name)).all()
+    stations = db.session.scalars(select(VolunteerStation).where(
+        VolunteerStation.active.is_(True)).order_by(VolunteerStation.name)).all()
+    form.team.choices = [SelectChoice(0, _("请选择"))] + [SelectChoice(t.id, t.name) for t in teams]
+    form.station.choices = [SelectChoice(0, _("请选择"))] + [
+        SelectChoice(s.id, s.name) for s in stations]
+    status = 200
+    if form.validate_on_submit():
+        team = next((t for t in teams if t.id == form.team.data), None)
+        station = next((s for s in stations if s.id == form.station.data), None)
+        if team is None or station is None or (team.id not in mine.teams
+                                                and station.id not in mine.stations):
+            form.team.errors.append(_("只能为自己协调的团队或服务站发布活动"))
+        else:
+            try:
+                made = signups.create(
+                    team=team, station=station, title=form.title.data, place=form.place.data,
+                    day=form.day.data, starts=form.starts.data, ends=form.ends.data,
+                    capacity=form.capacity.data, weeks=form.weeks.data, now=local_now(),
+                    actor_id=current_user.id, description=form.description.data,
+                    bring=form.bring.data, skill=form.skill.data)
+            except VolunteerRefused as refused:
+                form.form_errors.append(str(refused.message))
+            else:
+                flash(_("已发布%(n)d场活动。", n=len(made)), "success")
+                return redirect(url_for("coordinate.activity", activity_id=made[0].id))
+    if form.errors or form.form_errors:
+        status = 422
+    return render("volunteer/manage/new_activity.html", form=form, status=status)
+
+
+def _roster(activity: Activity) -> tuple[list[SignUp], dict[int, HourRecord]]:
+    rows = db.session.scalars(select(SignUp).where(SignUp.activity_id == activity.id)
+                              .options(joinedload(SignUp.volunteer).joinedload(Volunteer.user))
+                              .order_by(SignUp.status, SignUp.queued_at, SignUp.id)).all()
+    records = {r.signup_id: r for r in db.session.scalars(select(HourRecord).where(
+        HourRecord.signup_id.in_([s.id for s in rows])))}
+    return rows, records
+
+
+@bp.route("/activities/<int:activity_id>")
+def activity(activity_id: int):
+    """One activity: places, the roster with check-in/out, the tick list, hours."""
+    found = access.activity_or_404(current_user, activity_id)
+    roster, records = _roster(found)
+    capacity = CapacityForm(capacity=found.capacity)
+    return render("volunteer/manage/activity.html", activity=found, roster=roster,
+                  records=records, scan=ScanForm(), capacity=capacity,
+                  cancel=CancelActivityForm())
+
+
+def _back(found: Activity):
+    return redirect(url_for("coordinate.activity", activity_id=found.id))
+
+
+@bp.route("/activities/<int:activity_id>/scan", methods=["POST"])
+def scan(activity_id: int):
+    """Check in (first scan) or out (second) by the code on the volunteer's phone."""
+    found = access.activity_or_404(current_user, activity_id)
+    form = ScanForm()
+    if not form.validate():
+        flash(_("请输入或扫描签到码。"), "error")
+        return _back(found)
+    try:
+        signup, step = hours.scan(found, form.code.data, now=local_now(), actor_id=current_user.id)
+    except VolunteerRefused as refused:
+        flash(str(refused.message), "error")
+        return _back(found)
+    name = signup.volunteer.real_name
+    flash(_("%(name)s 已签到。", name=name) if step == "in" else
+          _("%(name)s 已签退，时长待审核。", name=name), "success")
+    return _back(found)
+
+
+@bp.route("/activities/<int:activity_id>/tick", methods=["POST"])
+def tick(activity_id: int):
+    """The tick list: the ticked volunteers attended the whole activity."""
+    found = access.activity_or_404(current_user, activity_id)
+    ids = [int(x) for x in request.form.getlist("signup") if x.isdigit()]
+    try:
+        made = hours.tick(found, ids, now=local_now(), actor_id=current_user.id)
+    except VolunteerRefused as refused:
+        flash(str(refused.message), "error")
+        return _back(found)
+    flash(_("已登记%(n)d人出勤，时长待审核。", n=made), "success")
+    return _back(found)
+
+
+@bp.route("/activities/<int:activity_id>/capacity", methods=["POST"])
+def capacity(activity_id: int):
+    found = access.activity_or_404(current_user, activity_id)
+    form = CapacityForm()
+    try:
+        if not form.validate():
+            raise VolunteerRefused("capacity", "；".join(str(m) for m in form.capacity.errors))
+        promoted = signups.change_capacity(found, form.capacity.data, actor_id=current_user.id)
+    except VolunteerRefused as refused:
+        flash(str(refused.message), "error")
+        return _back(found)
+    flash(_("名额已改为%(n)d，候补递补%(p)d人。", n=form.capacity.data, p=len(promoted)), "success")
+    return _back(found)
+
+
+@bp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
+def cancel(activity_id: int):
+    found = access.activity_or_404(current_user, activity_id)
+    form = CancelActivityForm()
+    try:
+        if not form.validate():
+            raise VolunteerRefused("reason", _("请写明取消原因。"))
+        told = signups.cancel_activity(found, form.reason.data, actor_id=current_user.id)
+    except VolunteerRefused as refused:
+        flash(str(refused.message), "error")
+        return _back(found)
+    flash(_("活动已取消，已通知%(n)d人。", n=told), "success")
+    return _back(found)
+
+
+@bp.route("/activities/<int:activity_id>/attendance.<any(csv, xlsx):kind>")
+def attendance_export(activity_id: int, kind: str):
+    found = access.activity_or_404(current_user, activity_id)
+    audit.record("volunteer.attendance_export", found, kind=kind)
+    db.session.commit()
+    return exports.download(hours.attendance_rows(found), kind,
+                            f"attendance-{found.id}-{found.day:%Y%m%d}", title=found.title)
+
+
+# -- hours and star levels ----------------------------------------------------------------------
+
+@bp.route("/hours")
+def hours_list():
+    """Hours recorded in my teams: pending first; any decision can be changed later."""
+    mine = _scope()
+    status = request.args.get("status", "pending")
+    status = status if status in ("pending", "approved", "rejected") else "pending"
+    records = db.session.scalars(select(HourRecord).where(
+        HourRecord.team_id.in_(mine.teams), HourRecord.status == status)
+        .options(joinedload(HourRecord.volunteer), joinedload(HourRecord.team))
+        .order_by(HourRecord.served_on.desc(), HourRecord.id.desc()).limit(200)).all()
+    today = local_today()
+    return render("volunteer/manage/hours.html", records=records, status=status,
+                  first=today.replace(day=1), last=today)
+
+
+@bp.route("/hours/<int:record_id>", methods=["POST"])
+def decide(record_id: int):
+    record = db.session.get(HourRecord, record_id)
+    if record is None or record.team_id not in _scope().teams:
+        abort(404)
+    form = DecideForm()
+    back = request.form.get("back") == "activity" and record.signup_id
+    target = (url_for("coordinate.activity", activity_id=db.session.get(
+        SignUp, record.signup_id).activity_id) if back else url_for("coordinate.hours_list"))
+    try:
+        if not form.validate():
+            raise VolunteerRefused("form", "；".join(
+                str(m) for field in form for m in field.errors))
+        hours.decide(record, form.decision.data, actor_id=current_user.id,
+                     reason=form.reason.data or "", minutes=form.hours.minutes)
+    except VolunteerRefused as refused:
+        flash(str(refused.message), "error")
+        return redirect(target)
+    flash(_("已审核：%(name)s %(what)s。", name=record.volunteer.real_name, what=record.what),
+          "success")
+    return redirect(target)
+
+
+@bp.route("/hours.<any(csv, xlsx):kind>")
+def hours_export(kind: str):
+    """Hours of my teams in a period (default: this month) as a file."""
+    today = local_today()
+    try:
+        first = date.fromisoformat(request.args.get("start", ""))
+        last = date.fromisoformat(request.args.get("end", ""))
+    except ValueError:
+        first, last = today.replace(day=1), today
+    if last < first or (last - first).days > 366:
+        first, last = today.replace(day=1), today
+    mine = _scope()
+    audit.record("volunteer.hours_export", current_user._get_current_object(), kind=kind, first=first, last=last)
+    db.session.commit()
+    return exports.download(hours.hours_rows(set(mine.teams), first, last), kind,
+                            f"volunteer-hours-{first:%Y%m%d}-{last:%Y%m%d}",
+                            title=f"{first:%Y%m%d}-{last:%Y%m%d}")
+
+
+def _star_candidates(mine: access.Scope) -> list[tuple[Volunteer, int, int]]:
+    """(volunteer, approved minutes, level due) where the level due differs from the
+    confirmed one: volunteers of my teams, or with hours recorded in them."""
+    if not mine.teams:
+        return []
+    linked = select(TeamMember.volunteer_id).where(TeamMember.team_id.in_(mine.teams)).union(
+        select(HourRecord.volunteer_id).where(HourRecord.team_id.in_(mine.teams)))
+    totals = dict(db.session.execute(select(HourRecord.volunteer_id, func.sum(HourRecord.minutes))
+                                     .where(HourRecord.status == "approved",
+                                            HourRecord.volunteer_id.in_(linked))
+                                     .group_by(HourRecord.volunteer_id)).all())
+    needed = hours.thresholds()
+    due = {vid: hours.star_due(minutes, needed) for vid, minutes in totals.items()}
+    volunteers = db.session.scalars(select(Volunteer).where(Volunteer.id.in_(linked))).all()
+    return [(v, totals.get(v.id, 0), due.get(v.id, 0)) for v in volunteers
+            if due.get(v.id, 0) != v.star_level]
+
+
+@bp.route("/stars")
+def stars():
+    return render("volunteer/manage/stars.html", rows=_star_candidates(_scope()),
+                  thresholds=hours.thresholds())
+
+
+@bp.route("/stars/<int:volunteer_id>", methods=["POST"])
+def review_star(volunteer_id: int):
+    row = next((r for r in _star_candidates(_scope()) if r[0].id == volunteer_id), None)
+    if row is None:
+        abort(404)
+    level = hours.review_star(row[0], actor_id=current_user.id, now=local_now())
+    flash(_("%(name)s 的星级已评定为%(n)d星。", name=row[0].real_name, n=level), "success")
+    return redirect(url_for("coordinate.stars"))
+
+
+# -- wishes and orders ------------------------------------------------------------------------
+
+@bp.route("/wishes")
+def wish_queue():
+    wishes_ = db.session.scalars(select(Wish).where(
+        Wish.station_id.in_(_scope().stations), Wish.status == "posted").order_by(Wish.id)).all()
+    forms = {w.id: ScreenForm(prefix=f"w{w.id}", title=w.title, story=w.story) for w in wishes_}
+    return render("volunteer/manage/wishes.html", wishes=wishes_, forms=forms)
+
+
+@bp.route("/wishes/<int:wish_id>/screen", methods=["POST"])
+def screen(wish_id: int):
+    wish = db.session.get(Wish, wish_id)
+    if wish is None or not access.screens(current_user, wish):
+        abort(404)
+    form = ScreenForm(prefix=f"w{wish.id}")
+    approve = request.form.get("decision") == "approve"
+    try:
+        if not form.validate():
+            raise VolunteerRefused("form", "；".join(
+                str(m) for field in form for m in field.errors))
+        wishes.screen(wish, actor_id=current_user.id, approve=approve,
+                      public_name=form.public_name.data or "", title=form.title.data,
+                      story=form.story.data, reason=form.reason.data or "")
+    except VolunteerRefused as refused:
+        flash(f"{wish.title}：{refused.message}", "error")
+        return redirect(url_for("coordinate.wish_queue"))
+    flash(_("已审核：%(t)s。", t=wish.title), "success")
+    return redirect(url_for("coordinate.wish_queue"))
+
+
+@bp.route("/orders")
+def order_queue():
+    orders_ = db.session.scalars(select(ServiceOrder).where(
+        ServiceOrder.station_id.in_(_scope().stations),
+        ServiceOrder.status.in_(("ordered", "dispatched"))).order_by(ServiceOrder.id)).all()
+    teams = db.session.scalars(select(Team).where(Team.active.is_(True)).order_by(Team.name)).all()
+    forms = {}
+    for o in orders_:
+        form = forms[o.id] = DispatchForm(prefix=f"o{o.id}")
+        form.team.choices = [SelectChoice(0, _("请选择"))] + [SelectChoice(t.id, t.name) for t in teams]
+        form.team.data = o.team_id or (o.offer.team_id or 0)
+    return render("volunteer/manage/orders.html", orders=orders_, forms=forms)
+
+
+@bp.route("/orders/<int:order_id>/dispatch", methods=["POST"])
+def dispatch(order_id: int):
+    order = db.session.get(ServiceOrder, order_id)
+    if order is None or not access.dispatches(current_user, order):
+        abort(404)
+    form = DispatchForm(prefix=f"o{order.id}")
+    team = db.session.get(Team, form.team.data) if form.team.data else None
+    try:
+        if team is None:
+            raise VolunteerRefused("team", _("请选择团队。"))
+        orders.dispatch(order, team, actor_id=current_user.id)
+    except VolunteerRefused as refused:
+        flash(str(refused.message), "error")
+        return redirect(url_for("coordinate.order_queue"))
+    flash(_("已派给%(team)s。", team=team.name), "success")
+    return redirect(url_for("coordinate.order_queue"))

@@ -1,0 +1,253 @@
+"""Activities and their places: create (one-off or weekly), sign up, waitlist, cancel, promote.
+
+- No activity is ever over capacity: every change to an activity's places runs in one
+  write transaction that first locks the activity's row (PostgreSQL: SELECT … FOR UPDATE;
+  SQLite: BEGIN IMMEDIATE, see database.py), then reads and changes its counters. The
+  database's CHECK (taken <= capacity) is the last line.
+- A freed place goes to the first on the waitlist in the same transaction that frees it,
+  so each freed place promotes exactly one person, once.
+- Waitlisted sign-ups count as taken time: a volunteer cannot be on two overlapping
+  activities, even as a reserve, so a promotion never creates a clash.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit
+from portal.booking.service import REF_ALPHABET
+from portal.database import write_transaction
+from portal.extensions import db
+from portal.notifications import notify
+from portal.timeutil import utcnow
+from portal.volunteer.models import Activity, SignUp, Team, Volunteer, VolunteerStation
+
+ACTIVE = ("confirmed", "waitlisted")
+MAX_CAPACITY = 500
+MAX_WEEKS = 26  # a weekly series is created half a year ahead at most
+CODE_PREFIX = "V"
+
+
+class VolunteerRefused(Exception):
+    """A rule said no; `message` tells the person why, in their language."""
+
+    def __init__(self, code: str, message):
+        super().__init__(code)
+        self.code, self.message = code, message
+
+
+def new_code() -> str:
+    """A check-in code: V and 8 unambiguous characters (shown large and as a QR code)."""
+    return CODE_PREFIX + "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
+
+
+def starts_at(activity: Activity) -> datetime:
+    return datetime.combine(activity.day, activity.starts)
+
+
+def ends_at(activity: Activity) -> datetime:
+    return datetime.combine(activity.day, activity.ends)
+
+
+def cutoff(activity: Activity) -> datetime:
+    """Until when a volunteer with a place may cancel online (then: tell the coordinator)."""
+    return starts_at(activity) - timedelta(hours=current_app.config["VOLUNTEER_CUTOFF_HOURS"])
+
+
+def _when(activity: Activity) -> str:
+    return f"{activity.day:%m月%d日} {activity.starts:%H:%M}"
+
+
+# -- creating and changing activities ---------------------------------------------------------
+
+def check_times(day: date, starts: time, ends: time, now: datetime) -> None:
+    """Refuse an activity in the past or one that ends before it starts (local times)."""
+    if ends <= starts:
+        raise VolunteerRefused("ends_first", _l("结束时间要晚于开始时间。"))
+    if datetime.combine(day, starts) <= now:
+        raise VolunteerRefused("past", _l("开始时间已经过去，请选择以后的时间。"))
+
+
+def create(*, team: Team, station: VolunteerStation, title: str, place: str, day: date,
+           starts: time, ends: time, capacity: int, now: datetime, actor_id: int | None,
+           weeks: int = 1, description: str = "", bring: str = "",
+           skill: str | None = None) -> list[Activity]:
+    """One activity, or a weekly series of `weeks` (one row per week, each with its places)."""
+    check_times(day, starts, ends, now)
+    if not 1 <= capacity <= MAX_CAPACITY:
+        raise VolunteerRefused("capacity", _l("名额要在1到%(n)d之间。", n=MAX_CAPACITY))
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise VolunteerRefused("weeks", _l("每周重复最多%(n)d周。", n=MAX_WEEKS))
+    series = secrets.token_hex(8) if weeks > 1 else None
+    made = [Activity(team=team, station=station, title=title, place=place, day=day + timedelta(weeks=w),
+                     starts=starts, ends=ends, capacity=capacity, description=description,
+                     bring=bring, skill=skill or None, series=series, created_by=actor_id)
+            for w in range(weeks)]
+    db.session.add_all(made)
+    db.session.flush()
+    audit.record("volunteer.activity_create", made[0], weeks=weeks, capacity=capacity)
+    db.session.commit()
+    return made
+
+
+def _lock(activity_id: int) -> Activity:
+    """The activity's row, locked for this transaction and read fresh."""
+    return db.session.scalar(select(Activity).where(Activity.id == activity_id)
+                             .with_for_update().execution_options(populate_existing=True))
+
+
+def _counts(activity_id: int, taken: int = 0, waiting: int = 0) -> None:
+    # Core UPDATEs: the counters change without marking the activity changed for search.
+    db.session.execute(update(Activity).where(Activity.id == activity_id).values(
+        taken=Activity.taken + taken, waiting=Activity.waiting + waiting))
+
+
+def _promote(activity: Activity, places: int) -> list[SignUp]:
+    """Give up to `places` freed places to the first on the waitlist (caller holds the lock)."""
+    if places <= 0 or activity.waiting <= 0:
+        return []
+    first = db.session.scalars(
+        select(SignUp).where(SignUp.activity_id == activity.id, SignUp.status == "waitlisted")
+        .order_by(SignUp.queued_at, SignUp.id).limit(places)
+        .execution_options(populate_existing=True)).all()
+    for signup in first:
+        signup.status, signup.promoted_at = "confirmed", utcnow()
+        user = signup.volunteer.user
+        notify(phone=user.phone, user_id=user.id, kind="volunteer", body=(
+            f"候补成功：“{activity.title}”（{_when(activity)}，{activity.place}）有了空位，"
+            f"已为您报名。签到码 {signup.code}。不能参加请在“我的志愿服务”里取消。"))
+    _counts(activity.id, taken=0, waiting=-len(first))
+    return first
+
+
+def change_capacity(activity: Activity, capacity: int, *, actor_id: int | None) -> list[SignUp]:
+    """More places promote the waitlist at once; fewer than are taken are refused."""
+    if not 1 <= capacity <= MAX_CAPACITY:
+        raise VolunteerRefused("capacity", _l("名额要在1到%(n)d之间。", n=MAX_CAPACITY))
+    with write_transaction():
+        locked = _lock(activity.id)
+        if capacity < locked.taken:
+            raise VolunteerRefused("below_taken", _l(
+                "已有%(n)d人报名，名额不能少于%(n)d。请先联系要取消的志愿者。", n=locked.taken))
+        db.session.execute(update(Activity).where(Activity.id == locked.id)
+                           .values(capacity=capacity))
+        promoted = _promote(locked, capacity - locked.taken)
+        _counts(locked.id, taken=len(promoted))
+        audit.record("volunteer.capacity", locked, capacity=capacity, promoted=len(promoted))
+        db.session.commit()
+    return promoted
+
+
+def cancel_activity(activity: Activity, reason: str, *, actor_id: int | None) -> int:
+    """Call the activity off: everyone signed up or waiting is told. Returns how many."""
+    with write_transaction():
+        locked = _lock(activity.id)
+        if locked.status == "cancelled":
+            raise VolunteerRefused("already", _l("这个活动已经取消了。"))
+        signups = db.session.scalars(select(SignUp).where(
+            SignUp.activity_id == locked.id, SignUp.status.in_(ACTIVE))).all()
+        for signup in signups:
+            signup.status, signup.cancelled_at = "cancelled", utcnow()
+            user = signup.volunteer.user
+            notify(phone=user.phone, user_id=user.id, kind="volunteer", body=(
+                f"很抱歉，“{locked.title}”（{_when(locked)}）已取消：{reason}"))
+        locked.status, locked.cancel_reason = "cancelled", reason
+        db.session.execute(update(Activity).where(Activity.id == locked.id)
+                           .values(taken=0, waiting=0))
+        audit.record("volunteer.activity_cancel", locked, reason=reason, told=len(signups))
+        db.session.commit()
+    return len(signups)
+
+
+# -- signing up and cancelling -----------------------------------------------------------------
+
+def clash(volunteer_id: int, activity: Activity) -> Activity | None:
+    """Another open activity at an overlapping time that the volunteer holds or waits for."""
+    return db.session.scalar(
+        select(Activity).join(SignUp, SignUp.activity_id == Activity.id).where(
+            SignUp.volunteer_id == volunteer_id, SignUp.status.in_(ACTIVE),
+            Activity.id != activity.id, Activity.status == "open", Activity.day == activity.day,
+            Activity.starts < activity.ends, Activity.ends > activity.starts).limit(1))
+
+
+def _check_open(activity: Activity, now: datetime) -> None:
+    if activity.status != "open":
+        raise VolunteerRefused("cancelled", _l("这个活动已经取消了。"))
+    if starts_at(activity) <= now:
+        raise VolunteerRefused("started", _l("这个活动已经开始或结束，不能再报名了。"))
+
+
+def sign_up(activity: Activity, volunteer: Volunteer, *, now: datetime) -> SignUp:
+    """A place if there is one, else a place on the waitlist. A repeated click returns the
+    sign-up already there; a clash with another activity is refused."""
+    _check_open(activity, now)
+    try:
+        with write_transaction():
+            # Lock order everywhere: the volunteer, then the activity.
+            db.session.execute(select(Volunteer.id).where(Volunteer.id == volunteer.id)
+                               .with_for_update())
+            locked = _lock(activity.id)
+            _check_open(locked, now)
+            signup = db.session.scalar(select(SignUp).where(
+                SignUp.activity_id == locked.id, SignUp.volunteer_id == volunteer.id)
+                .execution_options(populate_existing=True))
+            if signup is not None and signup.status in ACTIVE:
+                return signup
+            if (other := clash(volunteer.id, locked)) is not None:
+                raise VolunteerRefused("clash", _l(
+                    "和您已报名的“%(title)s”（%(from)s–%(to)s）时间重叠，不能同时报名。",
+                    title=other.title, **{"from": f"{other.starts:%H:%M}", "to": f"{other.ends:%H:%M}"}))
+            status = "confirmed" if locked.taken < locked.capacity else "waitlisted"
+            if signup is None:
+                signup = SignUp(activity_id=locked.id, volunteer_id=volunteer.id, code=new_code())
+                db.session.add(signup)
+            signup.status, signup.queued_at = status, utcnow()
+            signup.cancelled_at = signup.promoted_at = None
+            _counts(locked.id, taken=int(status == "confirmed"), waiting=int(status == "waitlisted"))
+            db.session.commit()
+            return signup
+    except IntegrityError:  # the twin of a double-clicked form won: return what it made
+        signup = db.session.scalar(select(SignUp).where(
+            SignUp.activity_id == activity.id, SignUp.volunteer_id == volunteer.id))
+        if signup is None:
+            raise
+        return signup
+
+
+def cancel(signup: SignUp, *, now: datetime, actor_id: int | None = None,
+           by_coordinator: bool = False) -> SignUp | None:
+    """Give up a place (until the cut-off) or leave the waitlist (until the start).
+
+    Returns the sign-up promoted into the freed place, if any.
+    """
+    activity = signup.activity
+    if signup.status == "confirmed" and not by_coordinator and cutoff(activity) <= now:
+        raise VolunteerRefused("cutoff", _l(
+            "活动开始前%(h)d小时内不能在网上取消，请直接联系活动的协调员。",
+            h=current_app.config["VOLUNTEER_CUTOFF_HOURS"]))
+    if not by_coordinator and starts_at(activity) <= now:
+        raise VolunteerRefused("started", _l("活动已经开始，不能再取消。"))
+    with write_transaction():
+        locked = _lock(activity.id)
+        fresh = db.session.scalar(select(SignUp).where(SignUp.id == signup.id)
+                                  .execution_options(populate_existing=True))
+        if fresh.status not in ACTIVE:
+            raise VolunteerRefused("not_active", _l("这个报名已经取消了。"))
+        was = fresh.status
+        fresh.status, fresh.cancelled_at = "cancelled", utcnow()
+        promoted = None
+        if was == "waitlisted":
+            _counts(locked.id, waiting=-1)
+        elif locked.status == "open":
+            promoted = next(iter(_promote(locked, 1)), None)  # the place passes on
+            if promoted is None:
+                _counts(locked.id, taken=-1)
+        if by_coordinator:
+            audit.record("volunteer.signup_cancel", fresh, status=was)
+        db.session.commit()
+    return promoted
