@@ -172,10 +172,6 @@ class Activity(db.Model):
     def places_left(self) -> int:
         return max(self.capacity - self.taken, 0)
 
-    @property
-    def minutes(self) -> int:
-        return (self.ends.hour * 60 + self.ends.minute) - (self.starts.hour * 60 + self.starts.minute)
-
 
 class SignUp(db.Model):
     """A volunteer's place on an activity, or on its waitlist (first come, first served)."""

@@ -219,18 +219,17 @@ def sign_up(activity: Activity, volunteer: Volunteer, *, now: datetime) -> SignU
         return signup
 
 
-def cancel(signup: SignUp, *, now: datetime, actor_id: int | None = None,
-           by_coordinator: bool = False) -> SignUp | None:
+def cancel(signup: SignUp, *, now: datetime) -> SignUp | None:
     """Give up a place (until the cut-off) or leave the waitlist (until the start).
 
     Returns the sign-up promoted into the freed place, if any.
     """
     activity = signup.activity
-    if signup.status == "confirmed" and not by_coordinator and cutoff(activity) <= now:
+    if signup.status == "confirmed" and cutoff(activity) <= now:
         raise VolunteerRefused("cutoff", _l(
             "活动开始前%(h)d小时内不能在网上取消，请直接联系活动的协调员。",
             h=current_app.config["VOLUNTEER_CUTOFF_HOURS"]))
-    if not by_coordinator and starts_at(activity) <= now:
+    if starts_at(activity) <= now:
         raise VolunteerRefused("started", _l("活动已经开始，不能再取消。"))
     with write_transaction():
         locked = _lock(activity.id)
@@ -247,7 +246,5 @@ def cancel(signup: SignUp, *, now: datetime, actor_id: int | None = None,
             promoted = next(iter(_promote(locked, 1)), None)  # the place passes on
             if promoted is None:
                 _counts(locked.id, taken=-1)
-        if by_coordinator:
-            audit.record("volunteer.signup_cancel", fresh, status=was)
         db.session.commit()
     return promoted

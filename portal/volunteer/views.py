@@ -143,7 +143,7 @@ def cancel(activity_id: int):
     if not mine:
         abort(404)
     try:
-        signups.cancel(mine, now=local_now(), actor_id=current_user.id)
+        signups.cancel(mine, now=local_now())
     except VolunteerRefused as refused:
         return _refused(refused, back)
     flash(_("已取消报名。"), "success")
