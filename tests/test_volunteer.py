@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.accounts.validation import mask_id_card
+from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.notifications import Message
 from portal.timeutil import local_now
@@ -151,6 +152,40 @@ def test_cancelling_a_place_closes_at_the_cut_off_but_the_waitlist_can_always_be
     assert started.value.code == "started"
 
 
+def test_after_the_cut_off_the_coordinator_releases_a_place_and_the_next_in_line_moves_up(
+        vol, app, clock, page):
+    act = vol.activity(capacity=1, day=TUESDAY, starts=time(12), ends=time(13))
+    holder = make_volunteer("13900000034", "钱阿姨")
+    waiting = make_volunteer("13900000035", "周师傅")
+    place = signups.sign_up(act, holder, now=local_now())
+    signups.sign_up(act, waiting, now=local_now())
+    clock.move_to(datetime(2026, 11, 24, 10, 30, tzinfo=SHANGHAI))  # past the cut-off
+    url = f"/volunteer/manage/activities/{act.id}/signups/{place.id}/release"
+    roster = page(vol.coordinator.get(f"/volunteer/manage/activities/{act.id}"))
+    assert roster.soup.select_one(f'form[action="{url}"]') is not None
+
+    assert vol.coordinator.post(url, {"reason": " "}).status_code == 302  # no reason: nothing
+    assert counters(act) == (1, 1, 1, 1)
+    other = sign_in(app, "13900000102", "coordinator", name="别的协调员")
+    assert other.post(url, {"reason": "越权"}).status_code == 404
+    elsewhere = vol.activity(capacity=3, title="另一个活动", day=TUESDAY + timedelta(days=4))
+    assert vol.coordinator.post(f"/volunteer/manage/activities/{elsewhere.id}/signups/{place.id}"
+                                "/release", {"reason": "x"}).status_code == 404
+    assert counters(act) == (1, 1, 1, 1)
+
+    done = page(vol.coordinator.post(url, {"reason": "家里有事，来电请假"}, follow_redirects=True))
+    assert "已取消钱阿姨的报名" in done.text() and "周师傅已递补" in done.text()
+    assert counters(act) == (1, 0, 1, 0)
+    told = db.session.scalars(select(Message.body).where(Message.user_id == holder.user_id)).all()
+    assert len(told) == 1 and "家里有事，来电请假" in told[0]
+    assert any("候补成功" in body for body in db.session.scalars(
+        select(Message.body).where(Message.user_id == waiting.user_id)))
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "volunteer.signup_release"))
+    assert event.actor_id == vol.coordinator.user.id
+    again = page(vol.coordinator.post(url, {"reason": "再点一次"}, follow_redirects=True))
+    assert "这个报名已经取消了" in again.text() and counters(act) == (1, 0, 1, 0)
+
+
 @pytest.mark.parametrize("change, code", [
     ({"day": TUESDAY - timedelta(days=1)}, "past"),
     ({"day": TUESDAY, "starts": time(9)}, "past"),  # the clock says 09:05
@@ -178,13 +213,20 @@ def test_more_places_promote_the_waitlist_and_fewer_than_taken_are_refused(vol):
     for v in people:
         signups.sign_up(act, v, now=local_now())
     assert counters(act) == (1, 3, 1, 3)
-    promoted = signups.change_capacity(act, 3, actor_id=None)
+    promoted = signups.change_capacity(act, 3, now=local_now(), actor_id=None)
     assert [s.volunteer_id for s in promoted] == [people[1].id, people[2].id]
     assert counters(act) == (3, 1, 3, 1)
     with pytest.raises(VolunteerRefused) as fewer:
-        signups.change_capacity(act, 2, actor_id=None)
+        signups.change_capacity(act, 2, now=local_now(), actor_id=None)
     assert fewer.value.code == "below_taken"
-    assert signups.cancel_activity(act, "下雨", actor_id=None) == 4
+    started = signups.starts_at(act)
+    for late in (lambda: signups.change_capacity(act, 5, now=started, actor_id=None),
+                 lambda: signups.cancel_activity(act, "下雨", now=started, actor_id=None)):
+        with pytest.raises(VolunteerRefused) as refused:
+            late()
+        assert refused.value.code == "started"
+    assert counters(act) == (3, 1, 3, 1)
+    assert signups.cancel_activity(act, "下雨", now=local_now(), actor_id=None) == 4
     assert counters(act) == (0, 0, 0, 0)
 
 

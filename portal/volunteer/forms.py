@@ -132,6 +132,11 @@ class CancelActivityForm(FlaskForm):
         DataRequired(_l("请写明取消原因")), Length(max=200, message=_l("不能超过200个字"))])
 
 
+class ReleaseForm(FlaskForm):
+    reason = StringField(_l("原因（会通知这位志愿者）"), filters=[_strip], validators=[
+        DataRequired(_l("请写明原因")), Length(max=200, message=_l("不能超过200个字"))])
+
+
 class ScanForm(FlaskForm):
     code = StringField(_l("签到码"), filters=[_strip], validators=[
         DataRequired(_l("请输入或扫描签到码")), Length(max=40, message=_l("签到码不正确"))],

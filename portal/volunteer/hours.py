@@ -45,6 +45,11 @@ def _record(signup: SignUp, minutes: int, actor_id: int | None, how: str) -> Hou
     return record
 
 
+def scan_window(activity: Activity, now: datetime) -> bool:
+    """Codes are scanned from an hour before the start until two hours after the end."""
+    return starts_at(activity) - EARLY_CHECK_IN <= now <= ends_at(activity) + LATE_CHECK_OUT
+
+
 def scan(activity: Activity, code: str, *, now: datetime, actor_id: int | None) -> tuple[SignUp, str]:
     """Check a volunteer in (first scan) or out (second scan) by the code on their phone.
 
@@ -53,7 +58,7 @@ def scan(activity: Activity, code: str, *, now: datetime, actor_id: int | None) 
     code = normalise_ref(code)
     if not code:
         raise VolunteerRefused("no_code", _l("请输入或扫描志愿者手机上的签到码。"))
-    if not starts_at(activity) - EARLY_CHECK_IN <= now <= ends_at(activity) + LATE_CHECK_OUT:
+    if not scan_window(activity, now):
         raise VolunteerRefused("window", _l("只能在活动开始前1小时到结束后2小时之间签到签退。"))
     with write_transaction():
         signup = db.session.scalar(select(SignUp).where(

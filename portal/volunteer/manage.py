@@ -21,7 +21,8 @@ from portal.security import staff_only
 from portal.timeutil import local_now, local_today
 from portal.volunteer import access, hours, orders, signups, wishes
 from portal.volunteer.forms import (ActivityForm, CancelActivityForm, CapacityForm, DecideForm,
-                                    DispatchForm, ScanForm, ScreenForm, StationForm, TeamForm)
+                                    DispatchForm, ReleaseForm, ScanForm, ScreenForm, StationForm,
+                                    TeamForm)
 from portal.volunteer.models import (Activity, Coordination, HourRecord, ServiceOrder, SignUp, Team,
                                      TeamMember, Volunteer, VolunteerStation, Wish)
 from portal.volunteer.signups import VolunteerRefused
@@ -167,9 +168,12 @@ def activity(activity_id: int):
     found = access.activity_or_404(current_user, activity_id)
     roster, records = _roster(found)
     capacity = CapacityForm(capacity=found.capacity)
+    now = local_now()
     return render("volunteer/manage/activity.html", activity=found, roster=roster,
                   records=records, scan=ScanForm(), capacity=capacity,
-                  cancel=CancelActivityForm())
+                  cancel=CancelActivityForm(), release=ReleaseForm(),
+                  before_start=signups.starts_at(found) > now,
+                  scan_open=hours.scan_window(found, now))
 
 
 def _back(found: Activity):
@@ -216,7 +220,8 @@ def capacity(activity_id: int):
     try:
         if not form.validate():
             raise VolunteerRefused("capacity", "；".join(str(m) for m in form.capacity.errors))
-        promoted = signups.change_capacity(found, form.capacity.data, actor_id=current_user.id)
+        promoted = signups.change_capacity(found, form.capacity.data, now=local_now(),
+                                           actor_id=current_user.id)
     except VolunteerRefused as refused:
         flash(str(refused.message), "error")
         return _back(found)
@@ -231,11 +236,35 @@ def cancel(activity_id: int):
     try:
         if not form.validate():
             raise VolunteerRefused("reason", _("请写明取消原因。"))
-        told = signups.cancel_activity(found, form.reason.data, actor_id=current_user.id)
+        told = signups.cancel_activity(found, form.reason.data, now=local_now(),
+                                       actor_id=current_user.id)
     except VolunteerRefused as refused:
         flash(str(refused.message), "error")
         return _back(found)
     flash(_("活动已取消，已通知%(n)d人。", n=told), "success")
+    return _back(found)
+
+
+@bp.route("/activities/<int:activity_id>/signups/<int:signup_id>/release", methods=["POST"])
+def release(activity_id: int, signup_id: int):
+    """A volunteer called to say they cannot come: free the place (the next in line moves up)."""
+    found = access.activity_or_404(current_user, activity_id)
+    signup = db.session.get(SignUp, signup_id)
+    if signup is None or signup.activity_id != found.id:
+        abort(404)
+    form = ReleaseForm()
+    try:
+        if not form.validate():
+            raise VolunteerRefused("reason", _("请写明取消%(name)s报名的原因。",
+                                               name=signup.volunteer.real_name))
+        promoted = signups.cancel(signup, now=local_now(), reason=form.reason.data,
+                                  by=current_user.id)
+    except VolunteerRefused as refused:
+        flash(str(refused.message), "error")
+        return _back(found)
+    flash(_("已取消%(name)s的报名并通知本人。", name=signup.volunteer.real_name)
+          + (_("候补的%(name)s已递补。", name=promoted.volunteer.real_name) if promoted else ""),
+          "success")
     return _back(found)
 
 

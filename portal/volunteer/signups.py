@@ -125,8 +125,11 @@ def _promote(activity: Activity, places: int) -> list[SignUp]:
     return first
 
 
-def change_capacity(activity: Activity, capacity: int, *, actor_id: int | None) -> list[SignUp]:
+def change_capacity(activity: Activity, capacity: int, *, now: datetime,
+                    actor_id: int | None) -> list[SignUp]:
     """More places promote the waitlist at once; fewer than are taken are refused."""
+    if starts_at(activity) <= now:
+        raise VolunteerRefused("started", _l("活动已经开始，名额不能再改。"))
     if not 1 <= capacity <= MAX_CAPACITY:
         raise VolunteerRefused("capacity", _l("名额要在1到%(n)d之间。", n=MAX_CAPACITY))
     with write_transaction():
@@ -143,8 +146,14 @@ def change_capacity(activity: Activity, capacity: int, *, actor_id: int | None) 
     return promoted
 
 
-def cancel_activity(activity: Activity, reason: str, *, actor_id: int | None) -> int:
-    """Call the activity off: everyone signed up or waiting is told. Returns how many."""
+def cancel_activity(activity: Activity, reason: str, *, now: datetime,
+                    actor_id: int | None) -> int:
+    """Call the activity off before it starts: everyone signed up or waiting is told.
+
+    Returns how many were told. Once it has started, attendance and hours stand.
+    """
+    if starts_at(activity) <= now:
+        raise VolunteerRefused("started", _l("活动已经开始，不能再取消。"))
     with write_transaction():
         locked = _lock(activity.id)
         if locked.status == "cancelled":
@@ -219,13 +228,16 @@ def sign_up(activity: Activity, volunteer: Volunteer, *, now: datetime) -> SignU
         return signup
 
 
-def cancel(signup: SignUp, *, now: datetime) -> SignUp | None:
+def cancel(signup: SignUp, *, now: datetime, reason: str = "",
+           by: int | None = None) -> SignUp | None:
     """Give up a place (until the cut-off) or leave the waitlist (until the start).
 
+    A coordinator (`by`: their user id) may release someone's place after the cut-off too,
+    when the volunteer calls to say they cannot come; the volunteer is told, with the reason.
     Returns the sign-up promoted into the freed place, if any.
     """
     activity = signup.activity
-    if signup.status == "confirmed" and cutoff(activity) <= now:
+    if signup.status == "confirmed" and by is None and cutoff(activity) <= now:
         raise VolunteerRefused("cutoff", _l(
             "活动开始前%(h)d小时内不能在网上取消，请直接联系活动的协调员。",
             h=current_app.config["VOLUNTEER_CUTOFF_HOURS"]))
@@ -237,6 +249,8 @@ def cancel(signup: SignUp, *, now: datetime) -> SignUp | None:
                                   .execution_options(populate_existing=True))
         if fresh.status not in ACTIVE:
             raise VolunteerRefused("not_active", _l("这个报名已经取消了。"))
+        if fresh.checked_in_at is not None:
+            raise VolunteerRefused("checked_in", _l("已经签到的报名不能取消。"))
         was = fresh.status
         fresh.status, fresh.cancelled_at = "cancelled", utcnow()
         promoted = None
@@ -246,5 +260,10 @@ def cancel(signup: SignUp, *, now: datetime) -> SignUp | None:
             promoted = next(iter(_promote(locked, 1)), None)  # the place passes on
             if promoted is None:
                 _counts(locked.id, taken=-1)
+        if by is not None:
+            user = fresh.volunteer.user
+            notify(phone=user.phone, user_id=user.id, kind="volunteer", body=(
+                f"协调员已取消您在“{locked.title}”（{_when(locked)}）的报名：{reason}"))
+            audit.record("volunteer.signup_release", fresh, status=was, reason=reason)
         db.session.commit()
     return promoted
