@@ -187,6 +187,40 @@ def test_no_show_only_after_the_slot_and_it_frees_the_persons_hold(desk, clock):
     assert fresh(booking).status == "no_show" and holds(booking.phone) == 0
 
 
+def test_a_caller_past_the_online_cut_off_is_cancelled_at_the_desk_until_the_slot(desk, page):
+    booking = book_today(desk.a, desk.item)  # 10:00; the clock says 09:05
+    with pytest.raises(service.BookingRefused) as online:
+        service.cancel(booking, now=local_now(), actor_id=None)
+    assert online.value.code == "cutoff"
+    url = f"/desk/bookings/{booking.ref}/cancel"
+    assert page(desk.clerk_a.get(f"/desk/bookings/{booking.ref}")).soup.select_one(
+        f'form[action="{url}"]') is not None
+    assert desk.clerk_b.post(url, {"cancel-note": "本人来电"}).status_code == 404
+    blank = page(desk.clerk_a.post(url, {"cancel-note": " "}))
+    assert blank.status == 422 and "请写明谁要求取消" in blank.text(".error-summary")
+    assert fresh(booking).status == "booked"
+
+    desk.clerk_a.post(url, {"cancel-note": "本人来电，家里有事"})
+    booking = fresh(booking)
+    assert booking.status == "cancelled" and holds(booking.phone) == 0
+    assert booking.events[-1].actor_id == desk.clerk_a.user.id
+    assert booking.events[-1].note == "本人来电，家里有事"
+    assert db.session.scalar(select(SlotUsage.taken).where(
+        SlotUsage.station_id == desk.a.id, SlotUsage.day == booking.day,
+        SlotUsage.starts == booking.starts)) == 0
+    assert any("已取消" in body for body in db.session.scalars(
+        select(Message.body).where(Message.phone == booking.phone)))
+    assert db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "booking.cancel_at_desk")).actor_id == desk.clerk_a.user.id
+    again = desk.clerk_a.post(url, {"cancel-note": "再点一次"}, follow_redirects=True)
+    assert "不能再取消" in flashed(again)
+
+    begun = case_in(desk.a, desk.item, "booked", 2)  # 08:30, already begun
+    with pytest.raises(DeskRefused) as late:
+        workflow.cancel_for_caller(begun, desk.clerk_a.user, "来电")
+    assert late.value.code == "started" and fresh(begun).status == "booked"
+
+
 def test_check_in_only_on_the_booked_day(desk):
     booking = service.book(item=desk.item, station=desk.a, day=local_today() + timedelta(days=1),
                            starts=time(10, 0), channel="online", name="钱", phone="13912345678",
@@ -233,7 +267,8 @@ def test_a_clerk_of_another_station_gets_404_for_everything(desk):
                 f"/desk/?station={desk.a.id}", f"/desk/stats?station={desk.a.id}",
                 f"/desk/stats.csv?station={desk.a.id}", f"/desk/walk-in?station={desk.a.id}"):
         assert other.get(url).status_code == 404, url
-    for action in ("check_in", "accept", "reject", "return", "materials", "proxy", "reveal"):
+    for action in ("check_in", "accept", "reject", "return", "materials", "proxy", "reveal",
+                   "cancel"):
         response = other.post(f"/desk/bookings/{booking.ref}/{action}")
         assert response.status_code == 404, action
     response = other.post("/desk/check-in", {"code": booking.ref}, follow_redirects=True)

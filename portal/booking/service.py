@@ -272,18 +272,26 @@ def cutoff_passed(booking: Booking, now: datetime) -> bool:
     return datetime.combine(booking.day, booking.starts) - timedelta(minutes=minutes) < now
 
 
-def _check_changeable(booking: Booking, now: datetime) -> None:
+def _check_changeable(booking: Booking, now: datetime, *, at_desk: bool = False) -> None:
     if booking.status != "booked":
         raise BookingRefused("not_changeable", _l("这个预约已经在办理或已结束，不能再取消或改期。"))
+    if at_desk:  # the station was called: until the slot begins
+        if datetime.combine(booking.day, booking.starts) <= now:
+            raise BookingRefused("started", _l("预约时间已到，不能再取消；时段过后可以标记未到场。"))
+        return
     if cutoff_passed(booking, now):
         raise BookingRefused("cutoff", _l(
             "距预约时间已不足%(h)d小时，不能在网上取消或改期，请致电服务站。",
             h=current_app.config["BOOKING_CUTOFF_MINUTES"] // 60))
 
 
-def cancel(booking: Booking, *, now: datetime, actor_id: int | None, note: str = "") -> None:
-    """Cancel a booked appointment before the cut-off; its place becomes free at once."""
-    _check_changeable(booking, now)
+def cancel(booking: Booking, *, now: datetime, actor_id: int | None, note: str = "",
+           at_desk: bool = False) -> None:
+    """Cancel a booked appointment before the cut-off; its place becomes free at once.
+
+    `at_desk`: the station's clerk cancels for a resident who called, up to the slot itself.
+    """
+    _check_changeable(booking, now, at_desk=at_desk)
     with write_transaction():
         done = db.session.execute(update(Booking).where(
             Booking.id == booking.id, Booking.status == "booked").values(status="cancelled"))

@@ -37,6 +37,15 @@ class ReasonForm(FlaskForm):
         DataRequired(_l("请写明不予办理的理由")), Length(max=1000, message=_l("理由不能超过1000个字"))])
 
 
+class CancelForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    note = StringField(_l("谁要求取消、为什么"), filters=[_strip], validators=[
+        DataRequired(_l("请写明谁要求取消（例如：本人来电）")),
+        Length(max=200, message=_l("不能超过200个字"))])
+
+
 class CheckInForm(FlaskForm):
     """Typed, or scanned: a USB scanner types the code (or the status URL) and Enter."""
 

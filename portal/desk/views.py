@@ -22,7 +22,7 @@ from portal import audit, exports
 from portal.booking import service
 from portal.booking.models import Booking, HomeVisitRequest, ServiceCategory
 from portal.desk import access, queue, stats, workflow
-from portal.desk.forms import (ActionForm, CheckInForm, PeriodForm, PhoneBookingForm,
+from portal.desk.forms import (ActionForm, CancelForm, CheckInForm, PeriodForm, PhoneBookingForm,
                                ProxyForm, ReasonForm, StepForm, VisitDoneForm,
                                VisitScheduleForm, WalkInForm)
 from portal.desk.models import MATERIAL_STATE_LABELS
@@ -106,6 +106,9 @@ def _case_page(booking: Booking, status: int = 200, **forms):
         "notes": {a: forms.get(f"{a}_form") or ActionForm(prefix=a)
                   for a in ("complete", "forward", "return")},
         "reason_form": forms.get("reason_form") or ReasonForm(prefix="reject"),
+        "cancel_form": forms.get("cancel_form") or CancelForm(prefix="cancel"),
+        "can_cancel": booking.status == "booked"
+        and datetime.combine(booking.day, booking.starts) > local_now(),
         "proxy_form": forms.get("proxy_form") or ProxyForm(),
         "states": MATERIAL_STATE_LABELS,
         "revealed": forms.get("revealed", False), "staff_view": True,
@@ -169,6 +172,18 @@ def reject(ref: str):
     if not form.validate_on_submit():
         return _case_page(booking, 422, reason_form=form)
     _do(lambda: workflow.reject(booking, _me(), form.note.data), _("已作不予办理，理由已告知居民。"))
+    return redirect(url_for("desk.case", ref=booking.ref))
+
+
+@bp.route("/bookings/<ref>/cancel", methods=["POST"])
+def cancel(ref: str):
+    """The resident called the station to cancel: the place is free again at once."""
+    booking = _acting_on(ref)
+    form = CancelForm(prefix="cancel")
+    if not form.validate_on_submit():
+        return _case_page(booking, 422, cancel_form=form)
+    _do(lambda: workflow.cancel_for_caller(booking, _me(), form.note.data),
+        _("预约已取消，居民会收到通知。"))
     return redirect(url_for("desk.case", ref=booking.ref))
 
 

@@ -295,6 +295,17 @@ def register_walk_in(*, station, item, name: str, phone: str, id_card: str | Non
     return booking
 
 
+def cancel_for_caller(booking: Booking, actor, note: str, now: datetime | None = None) -> None:
+    """A resident calls the station to cancel (past the online cut-off too, until the slot)."""
+    try:
+        service.cancel(booking, now=now or local_now(), actor_id=actor.id, note=note,
+                       at_desk=True)
+    except BookingRefused as refused:
+        raise DeskRefused(refused.code, refused.message) from None
+    audit.record("booking.cancel_at_desk", booking, ref=booking.ref, note=note[:200])
+    db.session.commit()
+
+
 def book_for_caller(*, station, item, day, starts, name: str, phone: str, id_card: str | None,
                     actor, key: str | None, now: datetime | None = None) -> Booking:
     """A phone caller's booking, from the phone capacity, under the same rules as online."""
