@@ -1,9 +1,12 @@
 """Security headers, caching of personal pages, and the role guard for staff blueprints."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, make_response, redirect, request, url_for
 from flask_login import current_user
 
+from portal.extensions import htmx
 from portal.web import is_kiosk
 
 CSP = "; ".join([
@@ -51,6 +54,14 @@ def staff_only(blueprint: Blueprint, *roles: str) -> None:
     @blueprint.before_request
     def guard():
         if not current_user.is_authenticated:
+            if htmx and request.method == "GET":
+                # A background refresh after the session ended: the whole page goes to the
+                # login (the queue leaves the screen), and comes back to where it was.
+                back = urlsplit(htmx.current_url or request.full_path)
+                response = make_response("", 200)
+                response.headers["HX-Redirect"] = url_for(
+                    "accounts.login", next=back.path + (f"?{back.query}" if back.query else ""))
+                return response
             if request.method == "GET":
                 return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
             abort(403)

@@ -308,6 +308,23 @@ def test_the_queue_shows_the_own_station_only_and_refreshes_as_a_fragment(desk, 
     assert "139****5678" in full.text() and mine.phone not in full.text()
 
 
+def test_the_queue_refreshing_itself_does_not_keep_an_idle_desk_signed_in(desk, clock):
+    poll = {"HX-Request": "true", "X-Background-Refresh": "1",
+            "HX-Current-URL": "http://localhost/desk/?station=1"}
+    person = {"HX-Request": "true"}  # the same fragment, fetched because someone clicked
+    other = desk.clerk_b  # the control: a desk someone uses
+    for minutes in (50, 100):
+        clock.move_to(TUESDAY_MORNING + timedelta(minutes=minutes))
+        assert desk.clerk_a.get("/desk/", headers=poll).status_code == 200
+        assert other.get("/desk/", headers=person).status_code == 200
+    clock.move_to(TUESDAY_MORNING + timedelta(minutes=125))  # 2 h 5 min after the last click
+    ended = desk.clerk_a.get("/desk/", headers=poll)
+    assert ended.status_code == 200 and ended.data == b""
+    assert ended.headers["HX-Redirect"] == "/login?next=/desk/?station%3D1"
+    assert desk.clerk_a.get("/desk/").headers["Location"].startswith("/login")
+    assert other.get("/desk/", headers=poll).status_code == 200
+
+
 # -- bookings made at the desk -------------------------------------------------------------------
 
 def test_a_walk_in_uses_the_walk_in_reserve_and_is_checked_in(desk, page):

@@ -10,7 +10,7 @@ import secrets
 import time
 from datetime import timedelta
 
-from flask import current_app, session
+from flask import current_app, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
@@ -22,6 +22,9 @@ from portal.timeutil import utcnow
 TOKEN_KEY = "sid"
 SEEN_KEY = "seen"
 _TOUCH_EVERY = timedelta(minutes=1)  # write last_seen at most this often
+# Sent by pages that refresh themselves (the desk queue): such requests are not the person
+# at the desk, so they do not keep an idle session alive.
+BACKGROUND_HEADER = "X-Background-Refresh"
 
 
 def _hash(token: str) -> str:
@@ -63,7 +66,8 @@ def load_user(user_id: str) -> User | None:
     now = utcnow()
     if row is None or str(row.user_id) != user_id or row.expires_at <= now:
         return None
-    if not session.permanent and now - row.last_seen_at > _TOUCH_EVERY:
+    if (not session.permanent and now - row.last_seen_at > _TOUCH_EVERY
+            and request.headers.get(BACKGROUND_HEADER) != "1"):
         row.last_seen_at = now
         row.expires_at = now + _idle_lifetime()  # idle sessions slide
         db.session.commit()
