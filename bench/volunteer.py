@@ -19,8 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from datetime import time as clock
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +30,14 @@ from bench.booking import CLIENTS, Client, Gunicorn, load, pct  # noqa: E402
 
 ACTIVITIES, VOLUNTEERS, PER_VOLUNTEER = 10_000, 5_000, 10
 SKILLS = ("health", "legal", "digital", "culture", "environment")
+
+
+def _id_card(n: int) -> str:
+    """A distinct, valid ID number per volunteer (the column is unique)."""
+    from portal.accounts.validation import id_card_check_char
+    born = date(1960, 1, 1) + timedelta(days=n // 900)
+    first17 = f"110101{born:%Y%m%d}{100 + n % 900:03d}"
+    return first17 + id_card_check_char(first17)
 
 
 def build(data_dir: Path) -> dict:
@@ -78,7 +86,7 @@ def build(data_dir: Path) -> dict:
                  created_at=now, password_changed_at=now) for n in range(VOLUNTEERS)])
         users = db.session.scalars(select(User.id).where(User.phone.like("136%"))).all()
         db.session.execute(insert(Volunteer), [
-            dict(user_id=u, real_name=f"志愿者{u}", id_card="110101199001011237", gender="male",
+            dict(user_id=u, real_name=f"志愿者{u}", id_card=_id_card(u), gender="male",
                  skills="digital", availability="weekend", note="", star_level=0,
                  registered_at=now) for u in users])
         volunteers = db.session.scalars(select(Volunteer.id)).all()

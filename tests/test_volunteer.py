@@ -571,6 +571,16 @@ def test_registering_signing_up_and_the_certificate(vol, app, page):
     assert saved.headers["Location"] == "/volunteer/"
     volunteer = db.session.scalar(select(Volunteer).where(Volunteer.user_id == resident.user.id))
     assert volunteer.skill_codes == ["digital", "health"] and volunteer.teams == [vol.team_a]
+    again = resident.post("/volunteer/register", {  # changing one's own details keeps the ID
+        "real_name": "刘芳", "id_card": id_card(121), "gender": "female",
+        "skills": ["digital"], "availability": ["weekend"], "consent": "y"})
+    assert again.status_code == 302
+    second = sign_in(app, "13900000122", name="刘芳的小号")  # one person, one volunteer record
+    twice = page(second.post("/volunteer/register", {
+        "real_name": "刘芳", "id_card": id_card(121).lower(), "gender": "female",
+        "skills": ["digital"], "availability": ["weekend"], "consent": "y"}))
+    assert twice.status == 422 and "已经用另一个账号登记" in twice.text(".error-summary")
+    assert db.session.scalar(select(func.count()).select_from(Volunteer)) == 1
 
     resident.post(f"/volunteer/activities/{act.id}/signup")
     shown = page(resident.get(f"/volunteer/activities/{act.id}"))

@@ -96,7 +96,7 @@ class Volunteer(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
     real_name: Mapped[str] = mapped_column(String(40))
-    id_card: Mapped[str] = mapped_column(String(18))  # shown masked only
+    id_card: Mapped[str] = mapped_column(String(18), unique=True)  # one record a person; masked
     gender: Mapped[str] = mapped_column(String(6))
     skills: Mapped[str] = mapped_column(String(200), default="")  # codes, comma-separated
     availability: Mapped[str] = mapped_column(String(100), default="")

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
@@ -162,9 +163,19 @@ def register():
     if request.method == "GET":
         _fill(form, volunteer)
     if form.validate_on_submit():
-        volunteer = _save(form, volunteer)
-        flash(_("志愿者信息已保存。"), "success")
-        return redirect(safe_next(request.args.get("next"), url_for("volunteer.mine")))
+        try:
+            volunteer = _save(form, volunteer)
+        except IntegrityError:  # another account's record has this ID number, or a twin
+            db.session.rollback()  # of a double-clicked form registered first
+            volunteer = access.volunteer_of(current_user)
+            if db.session.scalar(select(Volunteer.user_id).where(
+                    Volunteer.id_card == form.id_card.data)) not in (None, current_user.id):
+                form.id_card.errors.append(_(
+                    "这个身份证号码已经用另一个账号登记为志愿者，一个人只有一份志愿服务记录。"
+                    "请用那个账号登录；如有疑问请联系协调员。"))
+        if not form.errors:
+            flash(_("志愿者信息已保存。"), "success")
+            return redirect(safe_next(request.args.get("next"), url_for("volunteer.mine")))
     return render("volunteer/register.html", form=form, volunteer=volunteer,
                   status=form_status(form))
 
