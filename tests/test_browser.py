@@ -527,6 +527,7 @@ def test_a_waitlisted_volunteer_is_promoted_checked_in_and_out_and_certified(pho
         clock.move_to(at(11, 25).astimezone(SHANGHAI))
         sign_in_as(desk_pc, "13800000501")
         desk_pc.goto(f"/volunteer/manage/activities/{activity}")
+        assert serious_violations(desk_pc) == []  # the roster, with its release forms
         desk_pc.get_by_label("签到码").fill(code.lower())
         desk_pc.keyboard.press("Enter")  # what a scanner does after the code
         expect(desk_pc.locator(".notice")).to_contain_text("张秀兰 已签到")
@@ -539,6 +540,8 @@ def test_a_waitlisted_volunteer_is_promoted_checked_in_and_out_and_certified(pho
         shot(desk_pc, "volunteer-attendance")
         row.get_by_role("button", name="认定").click()
         expect(desk_pc.locator("tr", has_text="张秀兰")).to_contain_text("已认定")
+        desk_pc.goto("/volunteer/manage/offers")
+        assert serious_violations(desk_pc) == []
 
         sign_in_as(phone, "13800000001")
         phone.goto("/volunteer/me/certificate")

@@ -501,6 +501,43 @@ def test_the_order_journey_and_who_sees_the_address(vol, app, page):
         == ["居民点单", "派单给团队：健康义诊队", "志愿者接单：小郑", "服务完成：修好了", "居民评价：很好"]
 
 
+def test_coordinators_keep_the_service_menu_residents_order_from(vol, app, page):
+    empty = page(app.test_client().get("/volunteer/orders/"))
+    assert "暂时没有可点的服务" in empty.text()
+    add = {"name": "陪同就医", "description": "陪老人去镇卫生院", "team": vol.team_a.id}
+    assert vol.coordinator.post("/volunteer/manage/offers", add).status_code == 302
+    twice = page(vol.coordinator.post("/volunteer/manage/offers", add))
+    assert twice.status == 422 and "已有同名" in twice.text(".error-summary")
+    not_mine = page(vol.coordinator.post("/volunteer/manage/offers",
+                                         {**add, "name": "义诊", "team": vol.team_b.id}))
+    assert not_mine.status == 422 and "自己协调的团队" in not_mine.text(".error-summary")
+    vol.coordinator.post("/volunteer/manage/offers", {"name": "法律咨询", "team": 0})
+    offer = db.session.scalar(select(ServiceOffer).where(ServiceOffer.name == "陪同就医"))
+    assert offer.team_id == vol.team_a.id and offer.active
+    menu = page(app.test_client().get("/volunteer/orders/")).text()
+    assert "陪同就医" in menu and "陪老人去镇卫生院" in menu and "法律咨询" in menu
+
+    other = sign_in(app, "13900000103", "coordinator", name="别的协调员")
+    db.session.add(Coordination(user_id=other.user.id, team_id=vol.team_b.id))
+    db.session.commit()
+    assert other.post(f"/volunteer/manage/offers/{offer.id}/stop").status_code == 404
+    resident = sign_in(app, "13900000104", name="居民")
+    assert resident.post(f"/volunteer/manage/offers/{offer.id}/stop").status_code == 403
+    assert vol.coordinator.post(f"/volunteer/manage/offers/{offer.id}/stop").status_code == 302
+    assert "陪同就医" not in page(app.test_client().get("/volunteer/orders/")).text()
+    stopped = page(resident.post("/volunteer/orders/new", {
+        "offer": offer.id, "station": vol.station_a.id, "details": "x", "address": "东岭村1号",
+        "phone": "13900000104"}))
+    assert stopped.status == 422 and db.session.scalar(
+        select(func.count()).select_from(ServiceOrder)) == 0
+    vol.coordinator.post(f"/volunteer/manage/offers/{offer.id}/resume")
+    assert db.session.get(ServiceOffer, offer.id).active
+    teamless = db.session.scalar(select(ServiceOffer).where(ServiceOffer.name == "法律咨询"))
+    assert other.post(f"/volunteer/manage/offers/{teamless.id}/stop").status_code == 302
+    assert {e.action for e in db.session.scalars(select(AuditEvent))} >= {
+        "volunteer.offer_create", "volunteer.offer_stop", "volunteer.offer_resume"}
+
+
 # -- who may do what ---------------------------------------------------------------------------
 
 def test_coordinators_act_only_for_their_own_teams_and_stations(vol, app, page):

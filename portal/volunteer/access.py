@@ -2,7 +2,8 @@
 
 - A coordinator acts for the teams and stations they coordinate (a Coordination row each):
   an activity of one of their teams or at one of their stations; wishes and orders that came
-  in at one of their stations; hours and star levels of their teams.
+  in at one of their stations; hours and star levels of their teams; the service-menu
+  entries their teams usually serve.
 - A volunteer sees their own sign-ups, hours and certificate; a team member sees what was
   claimed by or dispatched to their team.
 - A resident's address and phone on an order are seen by the resident and the dispatched
@@ -16,8 +17,8 @@ from flask import abort, g
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.volunteer.models import (Activity, Coordination, ServiceOrder, TeamMember, Volunteer,
-                                     Wish)
+from portal.volunteer.models import (Activity, Coordination, ServiceOffer, ServiceOrder,
+                                     TeamMember, Volunteer, Wish)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ def member_teams(volunteer: Volunteer | None) -> set[int]:
         return set()
     return set(db.session.scalars(select(TeamMember.team_id)
                                   .where(TeamMember.volunteer_id == volunteer.id)))
+
+
+def keeps_offer(user, offer: ServiceOffer) -> bool:
+    """The service menu: an entry is kept by the coordinators of its usual team (any
+    coordinator, for an entry without one)."""
+    mine = scope(user)
+    return bool(mine) and (offer.team_id is None or offer.team_id in mine.teams)
 
 
 def screens(user, wish: Wish) -> bool:

@@ -172,6 +172,18 @@ class TeamForm(FlaskForm):
         Length(max=500, message=_l("不能超过500个字"))], render_kw={"rows": 3})
 
 
+class OfferForm(FlaskForm):
+    name = StringField(_l("服务名称"), filters=[_strip], validators=[
+        DataRequired(_l("请输入服务名称")), Length(max=40, message=_l("不能超过40个字"))])
+    description = StringField(_l("说明（居民点单时看到）"), filters=[_strip], validators=[
+        Length(max=200, message=_l("不能超过200个字"))])
+    team = SelectField(_l("通常派给"), coerce=int, validate_choice=False)
+
+    def validate_team(self, field):
+        if field.data not in {choice.value for choice in field.choices}:
+            raise ValidationError(_l("只能选择自己协调的团队"))
+
+
 class StationForm(FlaskForm):
     name = StringField(_l("服务站名称"), filters=[_strip], validators=[
         DataRequired(_l("请输入服务站名称")), Length(max=40, message=_l("不能超过40个字"))])

@@ -21,10 +21,10 @@ from portal.security import staff_only
 from portal.timeutil import local_now, local_today
 from portal.volunteer import access, hours, orders, signups, wishes
 from portal.volunteer.forms import (ActivityForm, CancelActivityForm, CapacityForm, DecideForm,
-                                    DispatchForm, ReleaseForm, ScanForm, ScreenForm, StationForm,
-                                    TeamForm)
-from portal.volunteer.models import (Activity, Coordination, HourRecord, ServiceOrder, SignUp, Team,
-                                     TeamMember, Volunteer, VolunteerStation, Wish)
+                                    DispatchForm, OfferForm, ReleaseForm, ScanForm, ScreenForm,
+                                    StationForm, TeamForm)
+from portal.volunteer.models import (Activity, Coordination, HourRecord, ServiceOffer, ServiceOrder,
+                                     SignUp, Team, TeamMember, Volunteer, VolunteerStation, Wish)
 from portal.volunteer.signups import VolunteerRefused
 from portal.web import form_status, render
 
@@ -113,6 +113,54 @@ def new_station():
             flash(_("服务站已建立，您是它的协调员。"), "success")
             return redirect(url_for("coordinate.index"))
     return render("volunteer/manage/station.html", form=form, status=form_status(form))
+
+
+# -- the service menu (点单) --------------------------------------------------------------------
+
+def _offer_form() -> OfferForm:
+    form = OfferForm()
+    form.team.choices = [SelectChoice(0, _("（不指定，派单时再选）"))] + [
+        SelectChoice(t.id, t.name) for t in _mine(Team, _scope().teams)]
+    return form
+
+
+@bp.route("/offers", methods=["GET", "POST"])
+def offers():
+    """The menu residents order from: add an entry; stop or resume the ones I keep."""
+    form = _offer_form()
+    if form.validate_on_submit():
+        if db.session.scalar(select(ServiceOffer.id).where(ServiceOffer.name == form.name.data)):
+            form.name.errors.append(_("菜单上已有同名的服务"))
+        else:
+            last = db.session.scalar(select(func.max(ServiceOffer.position))) or 0
+            offer = ServiceOffer(name=form.name.data, description=form.description.data,
+                                 team_id=form.team.data or None, position=last + 1)
+            db.session.add(offer)
+            db.session.flush()
+            audit.record("volunteer.offer_create", offer, name=offer.name)
+            db.session.commit()
+            flash(_("“%(name)s”已加入服务菜单，居民现在可以点单。", name=offer.name), "success")
+            return redirect(url_for("coordinate.offers"))
+    menu = db.session.scalars(select(ServiceOffer).options(joinedload(ServiceOffer.team))
+                              .order_by(ServiceOffer.active.desc(), ServiceOffer.position,
+                                        ServiceOffer.id)).all()
+    return render("volunteer/manage/offers.html", form=form, menu=menu,
+                  keeps={o.id for o in menu if access.keeps_offer(current_user, o)},
+                  status=form_status(form))
+
+
+@bp.route("/offers/<int:offer_id>/<any(stop, resume):change>", methods=["POST"])
+def offer_change(offer_id: int, change: str):
+    """Take an entry off the menu (orders already placed go on) or put it back."""
+    offer = db.session.get(ServiceOffer, offer_id)
+    if offer is None or not access.keeps_offer(current_user, offer):
+        abort(404)
+    offer.active = change == "resume"
+    audit.record(f"volunteer.offer_{change}", offer, name=offer.name)
+    db.session.commit()
+    flash(_("“%(name)s”已重新上架。", name=offer.name) if offer.active else
+          _("“%(name)s”已从菜单下架，已有的点单照常办理。", name=offer.name), "success")
+    return redirect(url_for("coordinate.offers"))
 
 
 # -- activities ------------------------------------------------------------------------------
