@@ -1,14 +1,17 @@
-"""Admins manage the town, its villages, stations, opening hours and closed days; all audited."""
+"""Admins manage the town, its villages, stations, opening hours, closed days and staff roles; all audited."""
 from datetime import time, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from portal.accounts.models import User
 from portal.audit import AuditEvent
 from portal.extensions import db
 from portal.places.hours import periods_on
 from portal.places.models import Town, Village
 from portal.timeutil import local_today
+from portal.volunteer.models import Coordination, Team, VolunteerStation
+from tests.conftest import PASSWORD, Forms, make_user, sign_in
 
 
 @pytest.fixture
@@ -156,3 +159,68 @@ def test_availability_follows_hour_changes_at_once(client, forms, admin, town, p
     db.session.refresh(station)
     shown = dict(service.availability(station, "online", local_now()))
     assert shown[day] == []
+
+
+# -- staff accounts and roles ----------------------------------------------------------------------
+
+def test_an_admin_gives_a_registered_account_its_roles_and_places(app, client, forms, admin, town,
+                                                                    page):
+    station = town.stations[1]
+    team, other_team = Team(name="数码助老队"), Team(name="义诊队")
+    vstation = VolunteerStation(name="东岭驿站", address="村委会")
+    db.session.add_all([team, other_team, vstation])
+    db.session.commit()
+    person = make_user("13911112222", name="新窗口")
+    worker = app.test_client()  # the person, signed in before the change
+    assert Forms(worker).post("/login", {"phone": "13911112222",
+                                         "password": PASSWORD}).status_code == 302
+    assert worker.get("/desk/").status_code == 403
+
+    unknown = page(client.get("/admin/staff?phone=13900000000"))
+    assert unknown.status == 422 and "没有用这个手机号注册的账号" in unknown.text(".error-summary")
+    found = client.get("/admin/staff?phone=139 1111 2222")
+    assert found.headers["Location"] == f"/admin/staff/{person.id}"
+    url = f"/admin/staff/{person.id}"
+
+    no_station = page(forms.post(url, {"roles": ["clerk"], "station": "0", "department": "0"}))
+    assert no_station.status == 422 and "要选一个服务站" in no_station.text(".error-summary")
+    no_department = page(forms.post(url, {"roles": ["department"], "station": "0",
+                                          "department": "0"}))
+    assert no_department.status == 422 and "要选一个部门" in no_department.text(".error-summary")
+    assert db.session.get(User, person.id).roles == set()
+
+    saved = forms.post(url, {"roles": ["clerk", "coordinator"], "station": station.id,
+                             "department": "0", "teams": [team.id],
+                             "volunteer_stations": [vstation.id]})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    person = db.session.get(User, person.id)
+    assert person.roles == {"clerk", "coordinator"} and person.station_id == station.id
+    assert worker.get("/desk/").status_code == 200  # at the next click
+    coordinated = db.session.execute(select(Coordination.team_id, Coordination.station_id).where(
+        Coordination.user_id == person.id)).all()
+    assert sorted(coordinated, key=str) == sorted([(team.id, None), (None, vstation.id)], key=str)
+    shown = page(client.get(url))
+    assert shown.soup.select_one(f'#teams input[value="{team.id}"]').has_attr("checked")
+    assert "新窗口" in page(client.get("/admin/staff")).text()
+
+    forms.post(url, {"roles": ["coordinator"], "station": station.id, "department": "0",
+                     "teams": [other_team.id]})
+    db.session.expire_all()
+    person = db.session.get(User, person.id)
+    assert person.roles == {"coordinator"} and person.station_id is None
+    assert db.session.execute(select(Coordination.team_id, Coordination.station_id).where(
+        Coordination.user_id == person.id)).all() == [(other_team.id, None)]
+    assert worker.get("/desk/").status_code == 403
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "admin.staff")).all()
+    assert len(events) == 2 and all(e.actor_id == admin.id for e in events)
+    assert '"before"' in events[1].detail and '"clerk"' in events[1].detail
+
+    mine = page(forms.post(f"/admin/staff/{admin.id}", {"roles": ["editor"], "station": "0",
+                                                         "department": "0"}))
+    assert mine.status == 422 and "不能去掉自己的管理员角色" in mine.text(".error-summary")
+    assert db.session.get(User, admin.id).has_role("admin")
+    assert client.get("/admin/staff/999999").status_code == 404
+    clerk = sign_in(app, "13911113333", "clerk", "coordinator", station=station)
+    assert clerk.get("/admin/staff").status_code == 403
+    assert clerk.post(url, {"roles": ["admin"]}).status_code == 403

@@ -22,7 +22,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional,
                                 Regexp, ValidationError)
 
+from portal.accounts.forms import PhoneField
+from portal.accounts.models import ROLE_LABELS, ROLES
 from portal.places.hours import overlapping
+from portal.volunteer.forms import CheckboxesField
 from portal.timeutil import local_today
 
 WEEKDAY_NAMES = (_l("星期一"), _l("星期二"), _l("星期三"), _l("星期四"), _l("星期五"),
@@ -135,3 +138,22 @@ class SynonymsForm(FlaskForm):
                     raise ValidationError(_l("“%(w)s”不行：每个词只能用汉字、字母或数字，最多20个字",
                                              w=word[:30]))
         field.parsed = [" ".join(dict.fromkeys(words)) for words in lines]
+
+
+class FindAccountForm(FlaskForm):
+    """Find a registered account by its phone number (GET: nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    phone = PhoneField(_l("手机号码"))
+
+
+class StaffForm(FlaskForm):
+    roles = CheckboxesField(_l("角色"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
+    station = SelectField(_l("服务站（窗口人员）"), coerce=int, validate_choice=False)
+    department = SelectField(_l("部门（责任部门账号）"), coerce=int, validate_choice=False)
+    teams = CheckboxesField(_l("协调的志愿服务团队（志愿服务协调员）"), coerce=int,
+                            validate_choice=False)
+    volunteer_stations = CheckboxesField(_l("协调的志愿服务站（志愿服务协调员）"), coerce=int,
+                                         validate_choice=False)

@@ -1,4 +1,5 @@
-"""Admin pages: the town, its villages and stations, opening hours and closed days.
+"""Admin pages: the town, its villages and stations, opening hours and closed days, staff
+accounts and their roles.
 
 Every change is audited. Only the `admin` role gets here (see security.staff_only).
 """
@@ -6,19 +7,16 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from portal import audit
-from portal.admin.forms import (
-    WEEKDAY_NAMES,
-    CalendarDayForm,
-    ClosedDayForm,
-    SynonymsForm,
-    StationForm,
-    TownForm,
-    VillageForm,
-)
+from portal.accounts.models import User, UserRole
+from portal.accounts.staff import Duties, StaffRefused, duties_of, set_duties
+from portal.admin.forms import (WEEKDAY_NAMES, CalendarDayForm, ClosedDayForm, FindAccountForm,
+                                StaffForm, StationForm, SynonymsForm, TownForm, VillageForm)
 from portal.extensions import db
 from portal.places.hours import weekly
 from portal.places.models import (CalendarDay, ClosedDay, OpeningPeriod, Station, Town,
@@ -282,3 +280,71 @@ class _CivilityRef:
     """The audit log's name for the civility lists."""
 
     id = "lists"
+
+
+# -- staff accounts ------------------------------------------------------------------------------
+
+@bp.route("/staff")
+def staff():
+    """Everyone with a staff role; find a registered account by phone to give it roles."""
+    find = FindAccountForm(request.args)
+    if "phone" in request.args and find.validate():
+        found = db.session.scalar(select(User).where(User.phone == find.phone.data))
+        if found is not None:
+            return redirect(url_for("admin.staff_member", user_id=found.id))
+        find.phone.errors.append(_("没有用这个手机号注册的账号。请本人先在“注册”页注册，再来这里给角色。"))
+    people = db.session.scalars(
+        select(User).where(User.id.in_(select(UserRole.user_id)))
+        .options(selectinload(User.role_rows), selectinload(User.station))
+        .order_by(User.name, User.id)).all()
+    return render("admin/staff.html", people=people, find=find,
+                  status=422 if find.errors else 200)
+
+
+def _staff_form(user: User) -> StaffForm:
+    from portal.civility.models import Department
+    from portal.places.models import Station
+    from portal.volunteer.models import Team, VolunteerStation
+    duties = duties_of(user)
+    form = StaffForm(data=None if request.method == "POST" else {
+        "roles": sorted(duties.roles), "station": duties.station_id or 0,
+        "department": duties.department_id or 0, "teams": sorted(duties.teams),
+        "volunteer_stations": sorted(duties.volunteer_stations)})
+    none = SelectChoice(0, _("（不适用）"))
+    form.station.choices = [none] + [SelectChoice(s.id, s.name) for s in db.session.scalars(
+        select(Station).order_by(Station.town_id, Station.position, Station.id))]
+    form.department.choices = [none] + [SelectChoice(d.id, d.name) for d in db.session.scalars(
+        select(Department).order_by(Department.name))]
+    form.teams.choices = [SelectChoice(t.id, t.name) for t in db.session.scalars(
+        select(Team).order_by(Team.name))]
+    form.volunteer_stations.choices = [SelectChoice(s.id, s.name) for s in db.session.scalars(
+        select(VolunteerStation).order_by(VolunteerStation.name))]
+    return form
+
+
+@bp.route("/staff/<int:user_id>", methods=["GET", "POST"])
+def staff_member(user_id: int):
+    """One account's roles, and where each applies."""
+    user = db.get_or_404(User, user_id)
+    form = _staff_form(user)
+    if form.validate_on_submit():
+        known = {name: {c.value for c in getattr(form, name).choices}
+                 for name in ("station", "department", "teams", "volunteer_stations")}
+        wanted = Duties(
+            roles=set(form.roles.data or ()),
+            station_id=form.station.data if form.station.data in known["station"] else None,
+            department_id=form.department.data if form.department.data in known["department"]
+            else None,
+            teams=set(form.teams.data or ()) & known["teams"],
+            volunteer_stations=set(form.volunteer_stations.data or ()) & known["volunteer_stations"])
+        wanted.station_id = wanted.station_id or None
+        wanted.department_id = wanted.department_id or None
+        try:
+            set_duties(user, wanted, actor=current_user)
+        except StaffRefused as refused:
+            db.session.rollback()
+            getattr(form, refused.field).errors.append(str(refused.message))
+        else:
+            flash(_("%(name)s的角色已保存，下次操作时生效。", name=user.name), "success")
+            return redirect(url_for("admin.staff"))
+    return render("admin/staff_member.html", form=form, person=user, status=form_status(form))
