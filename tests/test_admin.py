@@ -187,6 +187,8 @@ def test_an_admin_gives_a_registered_account_its_roles_and_places(app, client, f
     no_department = page(forms.post(url, {"roles": ["department"], "station": "0",
                                           "department": "0"}))
     assert no_department.status == 422 and "要选一个部门" in no_department.text(".error-summary")
+    forged = page(forms.post(url, {"roles": ["king"], "station": "abc", "department": "x"}))
+    assert forged.status == 422 and len(forged.errors()) >= 1
     assert db.session.get(User, person.id).roles == set()
 
     saved = forms.post(url, {"roles": ["clerk", "coordinator"], "station": station.id,

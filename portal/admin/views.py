@@ -322,23 +322,24 @@ def _staff_form(user: User) -> StaffForm:
     return form
 
 
+def _picked(field) -> int | None:
+    """A select's id, if it is one of its choices (0 is "not applicable")."""
+    return field.data if field.data and field.data in {c.value for c in field.choices} else None
+
+
+def _ticked(field) -> set[int]:
+    return set(field.data or ()) & {c.value for c in field.choices}
+
+
 @bp.route("/staff/<int:user_id>", methods=["GET", "POST"])
 def staff_member(user_id: int):
     """One account's roles, and where each applies."""
     user = db.get_or_404(User, user_id)
     form = _staff_form(user)
     if form.validate_on_submit():
-        known = {name: {c.value for c in getattr(form, name).choices}
-                 for name in ("station", "department", "teams", "volunteer_stations")}
-        wanted = Duties(
-            roles=set(form.roles.data or ()),
-            station_id=form.station.data if form.station.data in known["station"] else None,
-            department_id=form.department.data if form.department.data in known["department"]
-            else None,
-            teams=set(form.teams.data or ()) & known["teams"],
-            volunteer_stations=set(form.volunteer_stations.data or ()) & known["volunteer_stations"])
-        wanted.station_id = wanted.station_id or None
-        wanted.department_id = wanted.department_id or None
+        wanted = Duties(roles=set(form.roles.data or ()), station_id=_picked(form.station),
+                        department_id=_picked(form.department), teams=_ticked(form.teams),
+                        volunteer_stations=_ticked(form.volunteer_stations))
         try:
             set_duties(user, wanted, actor=current_user)
         except StaffRefused as refused:
