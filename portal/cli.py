@@ -16,6 +16,7 @@ users_cli = AppGroup("users", help="Manage accounts.")
 bookings_cli = AppGroup("bookings", help="Booking jobs.")
 search_cli = AppGroup("search", help="The search index.")
 notices_cli = AppGroup("notices", help="Policy notices.")
+civility_cli = AppGroup("civility", help="Civility board jobs.")
 
 
 @search_cli.command("reindex")
@@ -91,6 +92,13 @@ def remind(day):
     from portal.timeutil import local_today
     target = day.date() if day else local_today() + timedelta(days=1)
     click.echo(f"reminded {send_reminders(target)} bookings for {target.isoformat()}")
+
+
+@civility_cli.command("purge")
+def civility_purge():
+    """Delete the photos and positions of reports done with (run daily, e.g. from cron)."""
+    from portal.civility.workflow import purge
+    click.echo(f"purged the photos of {purge()} reports")
 
 
 @seed_cli.command("demo")
@@ -191,3 +199,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(bookings_cli)
     app.cli.add_command(search_cli)
     app.cli.add_command(notices_cli)
+    app.cli.add_command(civility_cli)

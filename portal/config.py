@@ -43,6 +43,10 @@ class Defaults:
     NOTIFICATION_SENDERS: tuple[str, ...] = ()  # "module:callable" paths; default: record only
     SEARCH_INDEX_MEMORY_MB = 512  # per process while (re)building the search index
     CIVILITY_RETENTION_DAYS = 90  # published items leave the public board after this long
+    # …and this long after that (or after a report was rejected or merged), `civility purge`
+    # deletes its photos, originals included, and the photo's position: kept no longer than
+    # appeals and rectification need them (PIPL Art. 19).
+    CIVILITY_PURGE_DAYS = 90
     VOLUNTEER_CUTOFF_HOURS = 2  # a volunteer with a place cancels online until this long before
     # Approved hours for 1–5 stars (community volunteer rules); PORTAL_VOLUNTEER_STAR_HOURS
     # in the environment, e.g. "100,300,600,1000,1500".

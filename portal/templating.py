@@ -200,6 +200,7 @@ CIVILITY_EVENTS = {
     "appeal": _l("收到申诉"), "appeal_upheld": _l("申诉处理：维持"),
     "appeal_corrected": _l("申诉处理：已更正"), "appeal_withdrawn": _l("申诉处理：已撤下"),
     "withdraw": _l("已撤下"),
+    "purge": _l("照片和定位已按保存期限删除"),
 }
 
 

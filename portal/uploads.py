@@ -58,6 +58,15 @@ def store(area: str, data: bytes, extension: str) -> Stored:
     return Stored(name, len(data), hashlib.sha256(data).hexdigest())
 
 
+def discard(area: str, stored_name: str | None) -> None:
+    """Delete a kept file (gone already is fine)."""
+    if stored_name:
+        try:
+            path_of(area, stored_name).unlink()
+        except FileNotFoundError:
+            pass
+
+
 def path_of(area: str, stored_name: str) -> Path:
     if not re.fullmatch(r"[A-Za-z0-9_-]+\.[a-z]+", stored_name):
         raise FileNotFoundError(stored_name)

@@ -15,10 +15,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from portal.civility import photos, workflow
-from portal.civility.models import Appeal, Photo, Report, ReportCategory
+from portal.civility.models import Appeal, Photo, Report, ReportCategory, ReportEvent
 from portal.civility.workflow import CivilityRefused
 from portal.extensions import db
-from portal.uploads import UploadRefused
+from portal.uploads import UploadRefused, path_of
 from tests.conftest import SHANGHAI, sign_in
 
 
@@ -351,3 +351,48 @@ def test_items_leave_the_board_after_the_retention_period(board, clock, client, 
     issue = page(client.get(f"/civility/issues/{report.issue.number}"))
     assert "只保留统计数字" in issue.text()
     assert page(client.get("/civility/")).text("#counts-title + p + div") == counted
+
+
+def test_photos_and_positions_are_deleted_once_a_report_is_done_with(board, clock, client, page,
+                                                                      runner):
+    submit(board, [("a.jpg", jpeg(gps=(30.25, 119.9)))])
+    shown = newest()
+    workflow.redact(shown.photos[0], board.moderator.user, [[10, 10, 100, 80]])
+    workflow.verify(shown, board.moderator.user)
+    workflow.publish_issue(board.moderator.user, [shown.id])
+    submit(board, [("b.jpg", jpeg(color="blue", gps=(30.26, 119.91)))],
+           description="照片里看不清是谁")
+    rejected = newest()
+    workflow.reject(rejected, board.moderator.user, "无法核实")
+    clock.move_to(datetime.now(SHANGHAI) + timedelta(days=150))
+    board.resident.login()  # days later: a new session
+    submit(board, [("c.jpg", jpeg(color="green"))], description="又有人占道经营",
+           day=datetime.now(SHANGHAI).date().isoformat())
+    waiting = newest()  # not done with
+    assert waiting.status == "submitted" and len(waiting.photos) == 1
+    names = {r.id: [n for p in r.photos for n in (p.original, p.original_thumb, p.public,
+                                                  p.public_thumb) if n]
+             for r in (shown, rejected, waiting)}
+    assert all(path_of(photos.AREA, n).exists() for ns in names.values() for n in ns)
+    assert len(names[shown.id]) == 4 and len(names[rejected.id]) == 2
+    counted = page(client.get("/civility/")).text("#counts-title + p + div")
+
+    assert workflow.purge() == 0  # off the board 60 days ago, rejected 150 days ago: kept
+    clock.move_to(datetime.now(SHANGHAI) + timedelta(days=35))  # 185 days after
+    result = runner.invoke(args=["civility", "purge"])
+    purged = db.session.scalar(select(func.count()).select_from(ReportEvent).where(
+        ReportEvent.action == "purge"))  # ours and the demo's older ones
+    assert result.exit_code == 0 and f"purged the photos of {purged} reports" in result.output
+    db.session.expire_all()
+    for report_id in (shown.id, rejected.id):
+        done = db.session.get(Report, report_id)
+        assert done.photos == [] and done.latitude is None and done.longitude is None
+        assert not any(path_of(photos.AREA, n).exists() for n in names[report_id])
+    assert db.session.get(Report, shown.id).description == "摊贩占用人行道"
+    assert len(db.session.get(Report, waiting.id).photos) == 1
+    assert all(path_of(photos.AREA, n).exists() for n in names[waiting.id])
+    board.resident.login()
+    tracking = page(board.resident.get(f"/me/reports/{rejected.id}"))
+    assert "照片和定位已按保存期限删除" in tracking.text() and not tracking.soup.select("img")
+    assert page(client.get("/civility/")).text("#counts-title + p + div") == counted
+    assert workflow.purge() == 0  # once

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit
+from portal import audit, uploads
 from portal.civility import photos as photo_files
 from portal.civility.models import (STATUS_LABELS, Appeal, Issue, Photo, Report,
                                     ReportCategory, ReportEvent)
@@ -293,6 +293,53 @@ def counts() -> dict[tuple[str, str], int]:
     cache["value"] = {(kind, name): n for kind, name, n in rows}
     cache["at"] = time.monotonic()
     return cache["value"]
+
+
+# -- keeping no longer than needed -----------------------------------------------------------------
+
+DONE_STATUSES = ("published", "withdrawn", "rejected", "merged")
+
+
+def purge_due(report: Report, now: datetime) -> bool:
+    """Done with: off the board (or rejected or merged, counted from when it came in plus
+    the retention) for CIVILITY_PURGE_DAYS more. Appeals and rectification happen before."""
+    if report.status not in DONE_STATUSES:
+        return False
+    left_board = report.expires_at or report.created_at + timedelta(days=retention_days())
+    return left_board + timedelta(days=current_app.config["CIVILITY_PURGE_DAYS"]) <= now
+
+
+def purge(now: datetime | None = None) -> int:
+    """Delete the photos (the unredacted originals and every derivative) and the photo's
+    position of reports that are done with. Their text and the public counts stay. Returns
+    how many reports were purged; run daily (`flask --app wsgi civility purge`)."""
+    now = now or utcnow()
+    oldest = now - timedelta(days=current_app.config["CIVILITY_PURGE_DAYS"])
+    candidates = db.session.scalars(select(Report).where(
+        Report.status.in_(DONE_STATUSES), Report.created_at <= oldest,
+        Report.photos.any() | Report.latitude.is_not(None))).all()
+    files, purged = [], 0
+    for report in candidates:
+        if not purge_due(report, now):
+            continue
+        for photo in list(report.photos):
+            files += [photo.original, photo.original_thumb, photo.public, photo.public_thumb]
+            report.photos.remove(photo)  # delete-orphan: the row goes
+        report.latitude = report.longitude = None
+        _event(report, "purge", None)
+        purged += 1
+    if purged:
+        audit.record("civility.purge", _PurgeRef(), reports=purged, files=sum(map(bool, files)))
+    db.session.commit()
+    for name in files:  # after the commit: a file without a row is harmless, not the reverse
+        uploads.discard(photo_files.AREA, name)
+    return purged
+
+
+class _PurgeRef:
+    """The audit log's name for a purge run."""
+
+    id = "run"
 
 
 def _tell(report: Report, body: str) -> None:
