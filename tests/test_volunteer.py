@@ -559,6 +559,33 @@ def test_coordinators_act_only_for_their_own_teams_and_stations(vol, app, page):
     assert other.get(f"/volunteer/manage/activities/{ours.id}").status_code == 404
 
 
+def test_a_name_taken_at_the_same_moment_is_a_message_not_an_error(vol, page):
+    from sqlalchemy import event, insert
+    from sqlalchemy.orm import Session
+
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite: the request already holds the write lock, so no twin can slip in")
+    fired = []
+
+    def twin(session, flush_context, instances):  # another coordinator, between check and insert
+        if not fired and any(isinstance(o, Team) for o in session.new):
+            fired.append(True)
+            with db.engine.begin() as other:
+                other.execute(insert(Team).values(name="同时建立的队", skill="digital",
+                                                  description=""))
+
+    event.listen(Session, "before_flush", twin)
+    try:
+        raced = page(vol.coordinator.post("/volunteer/manage/teams/new", {
+            "name": "同时建立的队", "skill": "digital", "description": ""}))
+    finally:
+        event.remove(Session, "before_flush", twin)
+    assert fired
+    assert raced.status == 422 and "已有同名的团队" in raced.text(".error-summary")
+    assert db.session.scalar(select(func.count()).select_from(Team).where(
+        Team.name == "同时建立的队")) == 1
+
+
 def test_a_coordinator_publishes_an_activity_and_bad_input_gets_messages(vol, page):
     form = {"team": vol.team_a.id, "station": vol.station_a.id, "title": "河道巡查",
             "place": "村口", "day": "2026-11-23", "starts": "09:00", "ends": "08:00",

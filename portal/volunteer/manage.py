@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
@@ -71,18 +72,28 @@ def _coordinate(**target) -> None:
     access.forget_scope(current_user)
 
 
+def _added(obj, field, taken: str) -> bool:
+    """Add `obj`, whose name is unique: a name in use (also by a twin made at the same
+    moment) becomes a message on `field` instead."""
+    model = type(obj)
+    if db.session.scalar(select(model.id).where(model.name == obj.name)) is None:
+        try:
+            db.session.add(obj)
+            db.session.flush()
+            return True
+        except IntegrityError:
+            db.session.rollback()
+    field.errors.append(taken)
+    return False
+
+
 @bp.route("/teams/new", methods=["GET", "POST"])
 def new_team():
     """A new team; its creator coordinates it."""
     form = TeamForm()
     if form.validate_on_submit():
-        if db.session.scalar(select(Team.id).where(Team.name == form.name.data)):
-            form.name.errors.append(_("已有同名的团队"))
-        else:
-            team = Team(name=form.name.data, skill=form.skill.data,
-                        description=form.description.data)
-            db.session.add(team)
-            db.session.flush()
+        team = Team(name=form.name.data, skill=form.skill.data, description=form.description.data)
+        if _added(team, form.name, _("已有同名的团队")):
             _coordinate(team_id=team.id)
             audit.record("volunteer.team_create", team)
             db.session.commit()
@@ -99,14 +110,9 @@ def new_station():
         SelectChoice(v.id, v.name) for v in db.session.scalars(
             select(Village).order_by(Village.position, Village.id))]
     if form.validate_on_submit():
-        if db.session.scalar(select(VolunteerStation.id).where(
-                VolunteerStation.name == form.name.data)):
-            form.name.errors.append(_("已有同名的服务站"))
-        else:
-            station = VolunteerStation(name=form.name.data, address=form.address.data,
-                                       village_id=form.village.data or None)
-            db.session.add(station)
-            db.session.flush()
+        station = VolunteerStation(name=form.name.data, address=form.address.data,
+                                   village_id=form.village.data or None)
+        if _added(station, form.name, _("已有同名的服务站")):
             _coordinate(station_id=station.id)
             audit.record("volunteer.station_create", station)
             db.session.commit()
@@ -129,14 +135,10 @@ def offers():
     """The menu residents order from: add an entry; stop or resume the ones I keep."""
     form = _offer_form()
     if form.validate_on_submit():
-        if db.session.scalar(select(ServiceOffer.id).where(ServiceOffer.name == form.name.data)):
-            form.name.errors.append(_("菜单上已有同名的服务"))
-        else:
-            last = db.session.scalar(select(func.max(ServiceOffer.position))) or 0
-            offer = ServiceOffer(name=form.name.data, description=form.description.data,
-                                 team_id=form.team.data or None, position=last + 1)
-            db.session.add(offer)
-            db.session.flush()
+        last = db.session.scalar(select(func.max(ServiceOffer.position))) or 0
+        offer = ServiceOffer(name=form.name.data, description=form.description.data,
+                             team_id=form.team.data or None, position=last + 1)
+        if _added(offer, form.name, _("菜单上已有同名的服务")):
             audit.record("volunteer.offer_create", offer, name=offer.name)
             db.session.commit()
             flash(_("“%(name)s”已加入服务菜单，居民现在可以点单。", name=offer.name), "success")
