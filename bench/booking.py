@@ -237,6 +237,28 @@ def load(port: int, seconds: float, work) -> tuple[int, list[float], int]:
     return len(times), times, errors[0]
 
 
+def measure_pages(port: int, pages: dict[str, str], seconds: float) -> None:
+    """Print each page's median and p95 for one client, then under CLIENTS at once."""
+    client = Client(port)
+    print("\none client (gunicorn, 2 workers)      median ms   p95 ms")
+    for name, path in pages.items():
+        for _ in range(20):
+            client.request("GET", path)
+        times = []
+        for _ in range(200):
+            start = time.perf_counter()
+            status, _body = client.request("GET", path)
+            times.append((time.perf_counter() - start) * 1000)
+            assert status == 200, (path, status)
+        print(f"{name:<36}{statistics.median(times):8.2f} {pct(times, .95):8.2f}")
+    print(f"\n{CLIENTS} clients at once                 req/s   median ms   p95 ms   errors")
+    for name, path in pages.items():
+        count, times, errors = load(port, seconds,
+                                    lambda c, n, p=path: c.request("GET", p)[0] == 200)
+        print(f"{name:<30}{count / seconds:8.0f} {statistics.median(times):10.1f} "
+              f"{pct(times, .95):8.1f} {errors:8d}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=12,

@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.booking import pct  # noqa: E402
+
 QUERIES = ["社保卡", "社会保障卡", "微心愿", "高龄津贴", "低保 复核", "医疗保险 缴费", "养老金",
            '"城乡居民基本医疗保险"', "申请 材料", "办理", "东岭村 道路", "耕地 补贴 2025",
            "weixinyuan", "wxy", "shebaoka", "社宝卡", "危房改造", "退役军人 优待证", "垃圾分类 志愿",
@@ -97,11 +99,6 @@ def notice(rng: random.Random, n: int) -> dict:
             "agency": rng.choice(AGENCIES), "category": topic[:4],
             "published_at": f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
             "body": body}
-
-
-def pct(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def build(data_dir: Path, count: int) -> tuple:

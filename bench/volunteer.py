@@ -14,7 +14,6 @@ import argparse
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.booking import CLIENTS, Client, Gunicorn, load, pct  # noqa: E402
+from bench.booking import Gunicorn, measure_pages  # noqa: E402
 
 ACTIVITIES, VOLUNTEERS, PER_VOLUNTEER = 10_000, 5_000, 10
 SKILLS = ("health", "legal", "digital", "culture", "environment")
@@ -130,24 +129,7 @@ def main() -> None:
                f"'PORTAL_DATA_DIR': {str(data_dir)!r}}})")
         server = Gunicorn(app, 5122, data_dir)
         try:
-            client = Client(5122)
-            print("\none client (gunicorn, 2 workers)      median ms   p95 ms")
-            for name, path in pages.items():
-                for _ in range(20):
-                    client.request("GET", path)
-                times = []
-                for _ in range(200):
-                    start = time.perf_counter()
-                    status, _body = client.request("GET", path)
-                    times.append((time.perf_counter() - start) * 1000)
-                    assert status == 200, (path, status)
-                print(f"{name:<36}{statistics.median(times):8.2f} {pct(times, .95):8.2f}")
-            print(f"\n{CLIENTS} clients at once                 req/s   median ms   p95 ms   errors")
-            for name, path in pages.items():
-                count, times, errors = load(5122, args.seconds,
-                                            lambda c, n, p=path: c.request("GET", p)[0] == 200)
-                print(f"{name:<30}{count / args.seconds:8.0f} {statistics.median(times):10.1f} "
-                      f"{pct(times, .95):8.1f} {errors:8d}")
+            measure_pages(5122, pages, args.seconds)
         finally:
             server.stop()
     finally:
