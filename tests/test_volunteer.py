@@ -166,6 +166,9 @@ def test_after_the_cut_off_the_coordinator_releases_a_place_and_the_next_in_line
 
     assert vol.coordinator.post(url, {"reason": " "}).status_code == 302  # no reason: nothing
     assert counters(act) == (1, 1, 1, 1)
+    sized = page(vol.coordinator.post(f"/volunteer/manage/activities/{act.id}/capacity",
+                                      {"capacity": "0"}, follow_redirects=True))
+    assert "名额要在1到500之间" in sized.text(".notice") and counters(act) == (1, 1, 1, 1)
     other = sign_in(app, "13900000102", "coordinator", name="别的协调员")
     assert other.post(url, {"reason": "越权"}).status_code == 404
     elsewhere = vol.activity(capacity=3, title="另一个活动", day=TUESDAY + timedelta(days=4))

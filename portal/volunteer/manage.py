@@ -226,8 +226,19 @@ def activity(activity_id: int):
                   scan_open=hours.scan_window(found, now))
 
 
-def _back(found: Activity):
+def _acted(found: Activity, act):
+    """Run `act` (it returns what to tell the coordinator); a refusal is told instead. Back
+    to the activity's page either way."""
+    try:
+        flash(act(), "success")
+    except VolunteerRefused as refused:
+        flash(str(refused.message), "error")
     return redirect(url_for("coordinate.activity", activity_id=found.id))
+
+
+def _valid(form, message) -> None:
+    if not form.validate():
+        raise VolunteerRefused("form", message)
 
 
 @bp.route("/activities/<int:activity_id>/scan", methods=["POST"])
@@ -235,18 +246,14 @@ def scan(activity_id: int):
     """Check in (first scan) or out (second) by the code on the volunteer's phone."""
     found = access.activity_or_404(current_user, activity_id)
     form = ScanForm()
-    if not form.validate():
-        flash(_("请输入或扫描签到码。"), "error")
-        return _back(found)
-    try:
+
+    def act():
+        _valid(form, _("请输入或扫描签到码。"))
         signup, step = hours.scan(found, form.code.data, now=local_now(), actor_id=current_user.id)
-    except VolunteerRefused as refused:
-        flash(str(refused.message), "error")
-        return _back(found)
-    name = signup.volunteer.real_name
-    flash(_("%(name)s 已签到。", name=name) if step == "in" else
-          _("%(name)s 已签退，时长待审核。", name=name), "success")
-    return _back(found)
+        name = signup.volunteer.real_name
+        return (_("%(name)s 已签到。", name=name) if step == "in" else
+                _("%(name)s 已签退，时长待审核。", name=name))
+    return _acted(found, act)
 
 
 @bp.route("/activities/<int:activity_id>/tick", methods=["POST"])
@@ -254,45 +261,35 @@ def tick(activity_id: int):
     """The tick list: the ticked volunteers attended the whole activity."""
     found = access.activity_or_404(current_user, activity_id)
     ids = [int(x) for x in request.form.getlist("signup") if x.isdigit()]
-    try:
-        made = hours.tick(found, ids, now=local_now(), actor_id=current_user.id)
-    except VolunteerRefused as refused:
-        flash(str(refused.message), "error")
-        return _back(found)
-    flash(_("已登记%(n)d人出勤，时长待审核。", n=made), "success")
-    return _back(found)
+    return _acted(found, lambda: _("已登记%(n)d人出勤，时长待审核。", n=hours.tick(
+        found, ids, now=local_now(), actor_id=current_user.id)))
 
 
 @bp.route("/activities/<int:activity_id>/capacity", methods=["POST"])
 def capacity(activity_id: int):
     found = access.activity_or_404(current_user, activity_id)
     form = CapacityForm()
-    try:
-        if not form.validate():
+
+    def act():
+        if not form.validate():  # the message is the field's own
             raise VolunteerRefused("capacity", "；".join(str(m) for m in form.capacity.errors))
         promoted = signups.change_capacity(found, form.capacity.data, now=local_now(),
                                            actor_id=current_user.id)
-    except VolunteerRefused as refused:
-        flash(str(refused.message), "error")
-        return _back(found)
-    flash(_("名额已改为%(n)d，候补递补%(p)d人。", n=form.capacity.data, p=len(promoted)), "success")
-    return _back(found)
+        return _("名额已改为%(n)d，候补递补%(p)d人。", n=form.capacity.data, p=len(promoted))
+    return _acted(found, act)
 
 
 @bp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
 def cancel(activity_id: int):
     found = access.activity_or_404(current_user, activity_id)
     form = CancelActivityForm()
-    try:
-        if not form.validate():
-            raise VolunteerRefused("reason", _("请写明取消原因。"))
+
+    def act():
+        _valid(form, _("请写明取消原因。"))
         told = signups.cancel_activity(found, form.reason.data, now=local_now(),
                                        actor_id=current_user.id)
-    except VolunteerRefused as refused:
-        flash(str(refused.message), "error")
-        return _back(found)
-    flash(_("活动已取消，已通知%(n)d人。", n=told), "success")
-    return _back(found)
+        return _("活动已取消，已通知%(n)d人。", n=told)
+    return _acted(found, act)
 
 
 @bp.route("/activities/<int:activity_id>/signups/<int:signup_id>/release", methods=["POST"])
@@ -302,20 +299,15 @@ def release(activity_id: int, signup_id: int):
     signup = db.session.get(SignUp, signup_id)
     if signup is None or signup.activity_id != found.id:
         abort(404)
-    form = ReleaseForm()
-    try:
-        if not form.validate():
-            raise VolunteerRefused("reason", _("请写明取消%(name)s报名的原因。",
-                                               name=signup.volunteer.real_name))
+    form, name = ReleaseForm(), signup.volunteer.real_name
+
+    def act():
+        _valid(form, _("请写明取消%(name)s报名的原因。", name=name))
         promoted = signups.cancel(signup, now=local_now(), reason=form.reason.data,
                                   by=current_user.id)
-    except VolunteerRefused as refused:
-        flash(str(refused.message), "error")
-        return _back(found)
-    flash(_("已取消%(name)s的报名并通知本人。", name=signup.volunteer.real_name)
-          + (_("候补的%(name)s已递补。", name=promoted.volunteer.real_name) if promoted else ""),
-          "success")
-    return _back(found)
+        return _("已取消%(name)s的报名并通知本人。", name=name) + (
+            _("候补的%(name)s已递补。", name=promoted.volunteer.real_name) if promoted else "")
+    return _acted(found, act)
 
 
 @bp.route("/activities/<int:activity_id>/attendance.<any(csv, xlsx):kind>")
