@@ -272,11 +272,15 @@ def cutoff_passed(booking: Booking, now: datetime) -> bool:
     return datetime.combine(booking.day, booking.starts) - timedelta(minutes=minutes) < now
 
 
+def slot_begun(booking: Booking, now: datetime) -> bool:
+    return datetime.combine(booking.day, booking.starts) <= now
+
+
 def _check_changeable(booking: Booking, now: datetime, *, at_desk: bool = False) -> None:
     if booking.status != "booked":
         raise BookingRefused("not_changeable", _l("这个预约已经在办理或已结束，不能再取消或改期。"))
     if at_desk:  # the station was called: until the slot begins
-        if datetime.combine(booking.day, booking.starts) <= now:
+        if slot_begun(booking, now):
             raise BookingRefused("started", _l("预约时间已到，不能再取消；时段过后可以标记未到场。"))
         return
     if cutoff_passed(booking, now):

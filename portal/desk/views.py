@@ -107,8 +107,7 @@ def _case_page(booking: Booking, status: int = 200, **forms):
                   for a in ("complete", "forward", "return")},
         "reason_form": forms.get("reason_form") or ReasonForm(prefix="reject"),
         "cancel_form": forms.get("cancel_form") or CancelForm(prefix="cancel"),
-        "can_cancel": booking.status == "booked"
-        and datetime.combine(booking.day, booking.starts) > local_now(),
+        "can_cancel": booking.status == "booked" and not service.slot_begun(booking, local_now()),
         "proxy_form": forms.get("proxy_form") or ProxyForm(),
         "states": MATERIAL_STATE_LABELS,
         "revealed": forms.get("revealed", False), "staff_view": True,
