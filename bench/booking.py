@@ -237,6 +237,16 @@ def load(port: int, seconds: float, work) -> tuple[int, list[float], int]:
     return len(times), times, errors[0]
 
 
+def demo_in(data_dir: Path) -> None:
+    """Migrate a fresh database in `data_dir`, load the demo town, and point this process at
+    it (the benches then add their bulk rows to it)."""
+    env = {**os.environ, "PORTAL_DATA_DIR": str(data_dir), "FLASK_APP": "wsgi"}
+    for command in (["db", "upgrade"], ["seed", "demo"]):
+        subprocess.run([str(ROOT / ".venv/bin/flask"), *command], env=env, cwd=ROOT, check=True,
+                       capture_output=True)
+    os.environ["PORTAL_DATA_DIR"] = str(data_dir)
+
+
 def measure_pages(port: int, pages: dict[str, str], seconds: float) -> None:
     """Print each page's median and p95 for one client, then under CLIENTS at once."""
     client = Client(port)

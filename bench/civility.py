@@ -9,10 +9,8 @@ Run: .venv/bin/python bench/civility.py [--seconds 8]
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,17 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.booking import Gunicorn, measure_pages  # noqa: E402
+from bench.booking import Gunicorn, demo_in, measure_pages  # noqa: E402
 
 PUBLISHED, ISSUES, PENDING, EXPIRED = 5_000, 100, 2_000, 5_000
 
 
 def build(data_dir: Path) -> int:
-    env = {**os.environ, "PORTAL_DATA_DIR": str(data_dir), "FLASK_APP": "wsgi"}
-    for command in (["db", "upgrade"], ["seed", "demo"]):
-        subprocess.run([str(ROOT / ".venv/bin/flask"), *command], env=env, cwd=ROOT, check=True,
-                       capture_output=True)
-    os.environ["PORTAL_DATA_DIR"] = str(data_dir)
+    demo_in(data_dir)
     from sqlalchemy import func, insert, select
 
     from portal import create_app

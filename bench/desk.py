@@ -13,12 +13,10 @@ Run: .venv/bin/python bench/desk.py [--seconds 10]
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.booking import CLIENTS, Client, Gunicorn, load, pct  # noqa: E402
+from bench.booking import CLIENTS, Client, Gunicorn, demo_in, load, pct  # noqa: E402
 
 TODAY_MIX = (("booked", 80), ("checked_in", 30), ("accepted", 10), ("in_progress", 10),
              ("completed", 55), ("forwarded", 5), ("returned", 5), ("no_show", 5))
@@ -37,11 +35,7 @@ CLERK = "13800000101"
 
 
 def build(data_dir: Path) -> None:
-    env = {**os.environ, "PORTAL_DATA_DIR": str(data_dir), "FLASK_APP": "wsgi"}
-    for command in (["db", "upgrade"], ["seed", "demo"]):
-        subprocess.run([str(ROOT / ".venv/bin/flask"), *command], env=env, cwd=ROOT, check=True,
-                       capture_output=True)
-    os.environ["PORTAL_DATA_DIR"] = str(data_dir)
+    demo_in(data_dir)
     from sqlalchemy import insert, select
 
     from portal import create_app

@@ -11,10 +11,8 @@ Run: .venv/bin/python bench/volunteer.py [--seconds 8]
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.booking import Gunicorn, measure_pages  # noqa: E402
+from bench.booking import Gunicorn, demo_in, measure_pages  # noqa: E402
 
 ACTIVITIES, VOLUNTEERS, PER_VOLUNTEER = 10_000, 5_000, 10
 SKILLS = ("health", "legal", "digital", "culture", "environment")
@@ -40,11 +38,7 @@ def _id_card(n: int) -> str:
 
 
 def build(data_dir: Path) -> dict:
-    env = {**os.environ, "PORTAL_DATA_DIR": str(data_dir), "FLASK_APP": "wsgi"}
-    for command in (["db", "upgrade"], ["seed", "demo"]):
-        subprocess.run([str(ROOT / ".venv/bin/flask"), *command], env=env, cwd=ROOT, check=True,
-                       capture_output=True)
-    os.environ["PORTAL_DATA_DIR"] = str(data_dir)
+    demo_in(data_dir)
     from sqlalchemy import bindparam, func, insert, select, update
 
     from portal import create_app
