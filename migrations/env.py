@@ -90,6 +90,10 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    # The one place a new SQLite database may be created: the app itself opens only an
+    # existing file (portal/database.py), so a missing one is an error, not an empty schema.
+    from portal.database import create_sqlite_file
+    create_sqlite_file(connectable)
 
     with connectable.connect() as connection:
         # SQLite "batch" migrations copy a table and drop the old one; with foreign keys

@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal import config
 from portal.config import PROJECT_ROOT
 from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from portal.params import BoundedInt
 from portal.web import PortalRequest, allow_large_uploads, preferred_language
 
 
@@ -14,6 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder=str(PROJECT_ROOT / "static"))
     app.request_class = PortalRequest
+    app.url_map.converters["int"] = BoundedInt  # before any route: no id beyond the database's
     config.load(app, test_config)
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
@@ -34,7 +36,7 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        tune_engine(db.engine)
+        tune_engine(db.engine, testing=app.testing)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)  # before the kiosk idle check, which may clear the session
     login_manager.init_app(app)

@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.database import will_write
 from portal.extensions import db
 from portal.timeutil import utcnow
 
@@ -30,6 +31,7 @@ def record(action: str, obj, **detail) -> AuditEvent:
     It commits with the change it describes, so there is never a change without its entry.
     Keep personal data out of `detail` (phones and ID numbers masked or absent).
     """
+    will_write()  # a GET that audits (an export) takes the write lock first (SQLite)
     if obj.id is None:
         db.session.flush()
     actor = current_user.id if current_user and current_user.is_authenticated else None

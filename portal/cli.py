@@ -38,8 +38,10 @@ def search_reindex():
 @search_cli.command("verify")
 def search_verify():
     """Report documents missing from, stale in or extra in the index; exit 1 if any."""
+    from portal.database import read_transaction
     from portal.search import service
-    report = service.verify()
+    with read_transaction():
+        report = service.verify()
     for name in ("missing", "stale", "extra"):
         keys = getattr(report, name)
         click.echo(f"{name}: {len(keys)}" + (f"  e.g. {', '.join(keys[:10])}" if keys else ""))

@@ -38,6 +38,8 @@ class Defaults:
     RATELIMIT_STRATEGY = "moving-window"
     PASSWORD_HASH_METHOD = "scrypt"  # tests use a cheap method; never set that in production
     TRUSTED_PROXIES = 0  # number of reverse proxies whose X-Forwarded-For we believe
+    # Where residents reach the portal: absolute links (feed, QR codes, messages) start here.
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
     MAX_OPEN_BOOKINGS = 3  # open bookings one phone number may hold
     BOOKING_CUTOFF_MINUTES = 120  # cancel or move online until this long before the slot
     NOTIFICATION_SENDERS: tuple[str, ...] = ()  # "module:callable" paths; default: record only
@@ -64,6 +66,8 @@ def load(app, test_config: dict | None = None) -> None:
     for name in ("DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI"):
         if os.environ.get(name):
             app.config[name] = os.environ[name]
+    if os.environ.get("PORTAL_PUBLIC_URL"):
+        app.config["PUBLIC_BASE_URL"] = os.environ["PORTAL_PUBLIC_URL"]
     if os.environ.get("PORTAL_TRUSTED_PROXIES"):
         app.config["TRUSTED_PROXIES"] = int(os.environ["PORTAL_TRUSTED_PROXIES"])
     if os.environ.get("PORTAL_VOLUNTEER_STAR_HOURS"):
@@ -74,6 +78,10 @@ def load(app, test_config: dict | None = None) -> None:
         app.config.update(test_config)
         data_dir = Path(app.config["PORTAL_DATA_DIR"])
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Check a pooled connection before use: after a database restart (or a SQLite file that
+    # was missing and is back) the next request works again, without restarting workers.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True,
+                                               **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(
         app.config.get("DATABASE_URL") or f"sqlite:///{data_dir / 'portal.db'}"
     )

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, make_response, redirect, request, url_for
 from flask_login import current_user
 
 from portal.extensions import htmx
-from portal.web import is_kiosk
+from portal.web import cookies_secure, is_kiosk
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -23,6 +23,9 @@ CSP = "; ".join([
 ])
 
 
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def register_security_headers(app) -> None:
     @app.after_request
     def add_headers(response):
@@ -31,6 +34,8 @@ def register_security_headers(app) -> None:
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Permissions-Policy"] = "geolocation=(), microphone=(), camera=()"
+        if cookies_secure():  # production is https only (not debug, not tests on plain http)
+            response.headers["Strict-Transport-Security"] = HSTS
         if request.endpoint == "static":
             return response
         # Pages for a signed-in person or on a shared kiosk are never stored anywhere, so

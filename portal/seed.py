@@ -102,7 +102,10 @@ def _town() -> Town:
                           address=f"青禾镇{name}村委会一楼（演示地址）",
                           phone=f"0000-1234{position:04d}", position=position,
                           latitude=CENTRE[0] + ring * math.sin(angle),
-                          longitude=CENTRE[1] + ring * math.cos(angle))
+                          longitude=CENTRE[1] + ring * math.cos(angle),
+                          # The first station is the demo desk, with walk-ins in every state
+                          # this morning: its walk-in reserve takes them through the rules.
+                          capacity_walkin=4 if position == 1 else 1)
         # Market-day stations (赶集式服务) also open on Saturday mornings.
         _hours(station, saturday=position % 3 == 0)
         db.session.add(village)

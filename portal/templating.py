@@ -19,7 +19,7 @@ from portal.accounts.validation import mask_id_card, mask_phone
 from portal.booking.forms import REASON_LABELS
 from portal.booking.models import (CHANNEL_LABELS, EVENT_LABELS, HOME_VISIT_STATUS_LABELS,
                                    STATUS_LABELS)
-from portal.web import elder_mode, is_kiosk, kiosk_idle_seconds
+from portal.web import elder_mode, is_kiosk, kiosk_idle_seconds, public_url
 
 # htmx 2.0 settings for a strict CSP and shared kiosks (see static/vendor/README.md).
 HTMX_CONFIG = json.dumps({
@@ -243,6 +243,7 @@ def register_volunteer_filters(app) -> None:
 def register(app) -> None:
     install_fast_gettext(app)
     app.jinja_env.globals["page_chrome"] = page_chrome
+    app.jinja_env.globals["public_url"] = public_url
     app.jinja_env.filters["day_label"] = day_label
     app.jinja_env.filters["qr"] = qr_data_uri
     app.jinja_env.filters["booking_status"] = labels(STATUS_LABELS)

@@ -141,6 +141,30 @@ def _decoded_kind(Image, data: bytes) -> str | None:
         return kind
 
 
+def upright(image):
+    """The image turned by its EXIF orientation (phones store it sideways and say so)."""
+    from PIL import ImageOps
+    return ImageOps.exif_transpose(image)
+
+
+def reencoded(data: bytes, kind: str) -> bytes:
+    """An image (`kind` from image_kind) turned upright and written afresh in its own format,
+    with no metadata at all: no EXIF (GPS, camera, orientation), XMP, ICC or comments. The
+    same treatment civility photos get (there also made smaller), for notice attachments."""
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        turned = upright(image)
+        out = io.BytesIO()
+        if kind == "jpeg":
+            turned.convert("RGB").save(out, "JPEG", quality=90, optimize=True)
+        elif kind == "png":
+            turned.save(out, "PNG", optimize=True)
+        else:
+            turned.save(out, "WEBP", quality=90)
+    return out.getvalue()
+
+
 def clean_filename(name: str, kind: str) -> str:
     """A safe name to show and download: the base name, no control or path characters,
     at most 80 characters, ending in the extension of what the file really is."""

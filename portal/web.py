@@ -1,6 +1,7 @@
 """Small helpers every blueprint uses: full page or htmx partial, safe redirects, kiosk mode."""
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import (
@@ -37,18 +38,20 @@ class PortalRequest(Request):
     parameter_storage_class = _WithoutNul
 
 
-def render(template: str, partial: str | None = None, status: int = 200, **context):
+def render(template: str, partial: str | None = None, /, **context):
     """Render the full page, or only `partial` when htmx asks for part of this page.
 
     Every URL returns a full page; htmx requests that target part of it get the partial the
     full page includes. History restores and boosted requests always get the full page.
+    Every keyword is a template variable (`template` and `partial` are positional-only), so
+    no variable can become the HTTP status: a view sets that as Flask does,
+    `return render(...), 422`.
     """
     wants_partial = (
         partial is not None and bool(htmx) and not htmx.boosted
         and not htmx.history_restore_request
     )
-    response = make_response(render_template(partial if wants_partial else template, **context),
-                             status)
+    response = make_response(render_template(partial if wants_partial else template, **context))
     response.vary.add("HX-Request")
     return response
 
@@ -56,6 +59,19 @@ def render(template: str, partial: str | None = None, status: int = 200, **conte
 def form_status(form) -> int:
     """422 when a submitted form has errors (htmx swaps it, see templating.HTMX_CONFIG)."""
     return 422 if form.errors else 200
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An absolute URL for links that leave the page (the feed, QR codes, messages): built on
+    the configured PUBLIC_BASE_URL, never on the request's Host header, which anyone can set."""
+    from flask import url_for
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+def cookies_secure() -> bool:
+    """Our own cookies (language, elder mode, kiosk, known device) are Secure like the
+    session cookie: everywhere except debug and tests, which run on plain http."""
+    return bool(current_app.config["SESSION_COOKIE_SECURE"])
 
 
 def preferred_language() -> str:
@@ -71,8 +87,10 @@ def elder_mode() -> bool:
 
 
 def safe_next(target: str | None, fallback: str = "/") -> str:
-    """A same-site path to go back to, never another host (open-redirect safe)."""
-    if not target:
+    """A same-site path to go back to, never another host (open-redirect safe), and never
+    with control, format or space characters (a newline cannot go into a Location header)."""
+    if not target or len(target) > 2000 or any(
+            c.isspace() or unicodedata.category(c)[0] == "C" for c in target):
         return fallback
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \

@@ -10,6 +10,7 @@ import zipfile
 from datetime import date, datetime
 
 import pytest
+from PIL import Image
 from bs4 import BeautifulSoup
 import time_machine
 from sqlalchemy import func, select
@@ -200,12 +201,39 @@ def test_attachments_are_checked_by_content_and_downloaded_safely(office, client
     upload(office.editor.post, notice, data, name)
     db.session.refresh(notice)
     (item,) = notice.attachments
-    assert item.kind == kind and item.size == len(data)
     response = client.get(f"/notices/{notice.id}/attachments/{item.id}")
-    assert response.data == data
+    if kind == "jpeg":  # images are re-encoded (upright, no metadata): see the test below
+        assert item.kind == kind and item.size == len(response.data)
+        assert Image.open(io.BytesIO(response.data)).format == "JPEG"
+    else:
+        assert item.kind == kind and item.size == len(data)
+        assert response.data == data
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment;") and "filename*=UTF-8''" in disposition
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_photo_attached_to_a_notice_is_served_upright_and_without_its_metadata(office,
+                                                                                client):
+    """A phone photo (EXIF GPS, orientation 6: stored sideways) was served to anyone byte for
+    byte, where the editor stood included. It goes through the civility photos' treatment."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° to show
+    exif[0x010F] = "PhoneMaker"
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (29.0, 30.0, 0.0), 3: "E", 4: (120.0, 10.0, 0.0)})
+    out = io.BytesIO()
+    Image.new("RGB", (60, 20), "red").save(out, "JPEG", exif=exif)
+    assert Image.open(io.BytesIO(out.getvalue())).getexif().get_ifd(0x8825)
+    notice = published(office.editor.user)
+    upload(office.editor.post, notice, out.getvalue(), "现场.jpg")
+    db.session.refresh(notice)
+    (item,) = notice.attachments
+    served = client.get(f"/notices/{notice.id}/attachments/{item.id}").data
+    image = Image.open(io.BytesIO(served))
+    assert image.size == (20, 60)  # upright
+    assert not image.getexif() and b"PhoneMaker" not in served and "exif" not in image.info
+    assert item.size == len(served)
 
 
 @pytest.mark.parametrize("data, name, words", [

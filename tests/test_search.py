@@ -151,6 +151,20 @@ def test_a_query_with_no_hit_for_every_word_falls_back_to_any(editor):
     assert relaxed.relaxed and [h.kind for h in relaxed.hits][:1] == ["notice"]
 
 
+@pytest.mark.parametrize("typed", ["社保卡 hello", "shebaoka hello", "社会保障卡 hello",
+                                   "hello 社保卡 xyzzy"])
+def test_a_known_word_beside_an_unknown_latin_word_is_a_page_not_a_500(client, town, editor,
+                                                                       typed):
+    """Whoosh's size estimate of a word-form query with no form in the index is min() of
+    nothing; a resident typing two words where one is unknown got a 500."""
+    publish(editor, "关于社保卡补办的通知")
+    drain()
+    assert client.get("/search", query_string={"q": typed}).status_code == 200
+    live = client.get("/search", query_string={"q": typed}, headers={"HX-Request": "true"})
+    assert live.status_code == 200
+    assert results(typed).hits
+
+
 def test_service_guides_are_found_too_with_tabs_and_filters(client, town, page, editor):
     publish(editor, "关于社保卡补办的通知", category="社会保障")
     drain()  # published outside a request: nothing applied it yet

@@ -154,7 +154,7 @@ def test_render_gives_htmx_the_partial_and_everyone_else_the_full_page(tmp_path,
 
     @app.route("/demo-partial")
     def demo():
-        return render("errors/error.html", partial="errors/_error.html", code=200, title="T",
+        return render("errors/error.html", "errors/_error.html", code=200, title="T",
                       message="M", detail=None)
 
     client = app.test_client()
@@ -166,6 +166,27 @@ def test_render_gives_htmx_the_partial_and_everyone_else_the_full_page(tmp_path,
     assert b"<html" in full.data and b"<html" not in part.data
     assert b"<html" in restore.data and b"<html" in boosted.data
     assert "HX-Request" in full.headers["Vary"] and "HX-Request" in part.headers["Vary"]
+
+
+def test_a_template_variable_named_status_is_a_variable_not_the_http_status(tmp_path,
+                                                                             database_url):
+    """`render(..., status="pending")` once became the status line `HTTP/1.1 0 pending` (the
+    coordinator's hours page, the editor's status filter): a 500 from gunicorn."""
+    from portal.web import render
+    app = make_app(tmp_path, database_url)
+
+    @app.route("/demo-status")
+    def demo():
+        return render("errors/error.html", code=200, title="T", message="M", detail=None,
+                      status="pending", partial="not a template")
+
+    @app.route("/demo-422")
+    def refused():
+        return render("errors/error.html", code=422, title="T", message="M", detail=None), 422
+
+    response = app.test_client().get("/demo-status")
+    assert response.status == "200 OK"
+    assert app.test_client().get("/demo-422").status_code == 422
 
 
 def test_htmx_errors_get_a_fragment(client):

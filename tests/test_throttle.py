@@ -65,8 +65,9 @@ def test_one_address_trying_many_accounts_is_slowed(app):
 def test_login_works_with_rate_limits_switched_off(tmp_path, database_url):
     """RATELIMIT_ENABLED=False (a load test, say) leaves Flask-Limiter without storage."""
     from portal.extensions import db
-    from tests.conftest import PASSWORD, Forms, make_app, make_user
+    from tests.conftest import PASSWORD, Forms, IsolatedClient, make_app, make_user
     app = make_app(tmp_path, database_url, RATELIMIT_ENABLED=False)
+    app.test_client_class = IsolatedClient  # each request its own session, as under a server
     with app.app_context():
         make_user("13911119999")
         forms = Forms(app.test_client())

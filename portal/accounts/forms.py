@@ -13,18 +13,7 @@ from wtforms.validators import (
 )
 
 from portal.accounts import validation as v
-
-
-def _int_or_zero(value) -> int:
-    """Coerce a choice to int; anything forged becomes 0, which no village has."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+from portal.params import id_or_zero, strip
 
 
 class PhoneField(StringField):
@@ -43,10 +32,10 @@ class PhoneField(StringField):
 
 class RegisterForm(FlaskForm):
     phone = PhoneField(_l("手机号码"))
-    name = StringField(_l("姓名"), filters=[_strip], validators=[
+    name = StringField(_l("姓名"), filters=[strip], validators=[
         DataRequired(_l("请输入姓名")), Length(max=40, message=_l("姓名不能超过40个字"))],
         render_kw={"autocomplete": "name"})
-    village = SelectField(_l("户籍或居住的村（社区）"), coerce=_int_or_zero,
+    village = SelectField(_l("户籍或居住的村（社区）"), coerce=id_or_zero,
                           validate_choice=False)
     id_card = StringField(_l("身份证号码（选填）"), filters=[v.normalise_id_card],
                           render_kw={"autocomplete": "off", "inputmode": "text"})

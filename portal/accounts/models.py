@@ -101,3 +101,17 @@ class LoginSession(db.Model):
     kiosk: Mapped[bool] = mapped_column(default=False)
 
     user: Mapped[User] = relationship()
+
+
+class KnownDevice(db.Model):
+    """A browser where this account signed in before: its random cookie's hash, nothing
+    personal. Such a browser skips the account-wide login throttle (accounts/throttle.py),
+    so a guesser elsewhere cannot lock the resident out of their own phone."""
+
+    __tablename__ = "known_devices"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

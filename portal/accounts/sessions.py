@@ -12,10 +12,11 @@ from datetime import timedelta
 
 from flask import current_app, request, session
 from flask_login import login_user, logout_user
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import LoginSession, User
+from portal.database import write_transaction
 from portal.extensions import db
 from portal.timeutil import utcnow
 
@@ -62,15 +63,18 @@ def load_user(user_id: str) -> User | None:
     token = session.get(TOKEN_KEY)
     if not token:
         return None
-    row = db.session.scalar(_SESSION_WITH_USER, {"token_hash": _hash(token)})
+    token_hash = _hash(token)
+    row = db.session.scalar(_SESSION_WITH_USER, {"token_hash": token_hash})
     now = utcnow()
     if row is None or str(row.user_id) != user_id or row.expires_at <= now:
         return None
     if (not session.permanent and now - row.last_seen_at > _TOUCH_EVERY
             and request.headers.get(BACKGROUND_HEADER) != "1"):
-        row.last_seen_at = now
-        row.expires_at = now + _idle_lifetime()  # idle sessions slide
-        db.session.commit()
+        with write_transaction():  # a GET writes here: take the write lock first (SQLite)
+            db.session.execute(update(LoginSession).where(
+                LoginSession.token_hash == token_hash).values(
+                last_seen_at=now, expires_at=now + _idle_lifetime()))  # idle sessions slide
+            db.session.commit()
     return row.user if row.user.active else None
 
 
@@ -82,6 +86,16 @@ def end() -> None:
         db.session.commit()
     logout_user()
     session.clear()
+
+
+def rotate(user: User) -> None:
+    """A new session id for this browser (after a password change): a token copied before
+    the change no longer works, and the person stays signed in."""
+    row = db.session.get(LoginSession, _hash(session.get(TOKEN_KEY, "")))
+    kiosk = bool(row and row.kiosk)
+    if row is not None:
+        db.session.delete(row)
+    start(user, remember=bool(session.permanent), kiosk=kiosk)
 
 
 def end_others(user: User) -> int:

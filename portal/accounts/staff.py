@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.accounts.models import ROLES, User, UserRole
@@ -46,7 +47,6 @@ def duties_of(user: User) -> Duties:
 
 def set_duties(user: User, wanted: Duties, *, actor: User) -> None:
     """Give `user` exactly these roles and their places; refuse what would not work."""
-    from portal.volunteer.models import Coordination
     unknown = wanted.roles - set(ROLES)
     if unknown:
         raise StaffRefused("roles", _l("没有这个角色：%(r)s", r="、".join(sorted(unknown))))
@@ -56,6 +56,16 @@ def set_duties(user: User, wanted: Duties, *, actor: User) -> None:
         raise StaffRefused("department", _l("责任部门账号要选一个部门"))
     if user.id == actor.id and "admin" in user.roles and "admin" not in wanted.roles:
         raise StaffRefused("roles", _l("不能去掉自己的管理员角色，请另一位管理员来改"))
+    try:
+        _apply(user, wanted)
+    except IntegrityError:  # another admin gave the same role this very moment
+        db.session.rollback()
+        raise StaffRefused("roles", _l("另一位管理员刚刚同时修改了这个账号的角色，请核对后再保存。")) \
+            from None
+
+
+def _apply(user: User, wanted: Duties) -> None:
+    from portal.volunteer.models import Coordination
     before = duties_of(user)
     for row in list(user.role_rows):
         if row.role not in wanted.roles:

@@ -5,18 +5,24 @@ Failed logins are counted in the rate-limit storage (shared by all workers when 
 - per client address: 30 failures in 15 minutes — one address trying many accounts;
 - per account from anywhere: 10 failures in 15 minutes — guessing spread over many addresses.
 The last one could lock a resident out, so it is short and a browser where the resident
-signed in before (a signed "known device" cookie) skips it: their own phone still gets in.
+signed in before (a "known device" cookie: a random token whose hash the database keeps with
+the account, nothing personal in it) skips it: their own phone still gets in.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import secrets
 import time
+from datetime import timedelta
 
-from flask import current_app, request
-from itsdangerous import BadSignature, URLSafeSerializer
+from flask import request
 from limits import parse
+from sqlalchemy import delete, select, update
 
-from portal.extensions import limiter
+from portal.accounts.models import KnownDevice
+from portal.extensions import db, limiter
+from portal.timeutil import utcnow
 
 PER_ACCOUNT_AND_ADDRESS = parse("5 per 5 minutes")
 PER_ADDRESS = parse("30 per 15 minutes")
@@ -63,19 +69,34 @@ def record_success(phone: str, address: str) -> None:
         limiter.limiter.clear(PER_ACCOUNT_AND_ADDRESS, "login-pair", phone, address)
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="known-device")
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def device_cookie_value(phone: str) -> str:
-    return _serializer().dumps(phone)
-
-
-def is_known_device(phone: str) -> bool:
-    raw = request.cookies.get(DEVICE_COOKIE)
-    if not raw:
+def is_known_device(user_id: int | None) -> bool:
+    """True when this browser's device token was given to `user_id` at a sign-in here."""
+    token = request.cookies.get(DEVICE_COOKIE)
+    if not token or user_id is None or len(token) > 100:
         return False
-    try:
-        return _serializer().loads(raw) == phone
-    except BadSignature:
-        return False
+    return db.session.scalar(select(KnownDevice.user_id).where(
+        KnownDevice.token_hash == _hash(token), KnownDevice.user_id == user_id,
+        KnownDevice.expires_at > utcnow())) is not None
+
+
+def remember_device(user_id: int) -> str:
+    """Record this browser as known to `user_id` (after a correct password); returns the
+    token for the cookie (the browser's own, if it has one, so one cookie serves several
+    accounts on a family's shared phone)."""
+    token = request.cookies.get(DEVICE_COOKIE) or ""
+    if not token or len(token) > 100:
+        token = secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(seconds=DEVICE_MAX_AGE)
+    updated = db.session.execute(update(KnownDevice).where(
+        KnownDevice.token_hash == _hash(token), KnownDevice.user_id == user_id).values(
+        expires_at=expires)).rowcount
+    if not updated:
+        db.session.add(KnownDevice(token_hash=_hash(token), user_id=user_id, expires_at=expires))
+    db.session.execute(delete(KnownDevice).where(KnownDevice.user_id == user_id,
+                                                 KnownDevice.expires_at <= utcnow()))
+    db.session.commit()
+    return token

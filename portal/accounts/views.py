@@ -16,7 +16,7 @@ from portal.booking import service as booking_service
 from portal.extensions import client_address, db, limiter
 from portal.notifications import messages_for
 from portal.places.models import Town, Village
-from portal.web import form_status, is_kiosk, render, safe_next
+from portal.web import cookies_secure, form_status, is_kiosk, render, safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -57,7 +57,7 @@ def register():
                 sessions.start(user, kiosk=is_kiosk())
                 flash(_("注册成功，欢迎使用通办。"), "success")
                 return redirect(safe_next(request.args.get("next"), url_for("accounts.me")))
-    return render("accounts/register.html", form=form, status=form_status(form))
+    return render("accounts/register.html", form=form), form_status(form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -71,9 +71,9 @@ def login():
     status = 200
     if form.validate_on_submit():
         phone, address = form.phone.data, client_address()
-        known = throttle.is_known_device(phone)
+        user = db.session.scalar(select(User).where(User.phone == phone))
+        known = throttle.is_known_device(user.id if user else None)
         wait = throttle.wait_seconds(phone, address, known)
-        user = db.session.scalar(select(User).where(User.phone == phone)) if not wait else None
         if wait:
             form.form_errors.append(_("登录尝试次数过多，请 %(m)d 分钟后再试。忘记密码可到镇政务服务中心重置。",
                                       m=max(1, (wait + 59) // 60)))
@@ -87,13 +87,13 @@ def login():
             sessions.start(user, remember=bool(form.remember and form.remember.data), kiosk=kiosk)
             response = redirect(safe_next(request.args.get("next"), url_for("accounts.me")))
             if not kiosk:
-                response.set_cookie(throttle.DEVICE_COOKIE, throttle.device_cookie_value(phone),
+                response.set_cookie(throttle.DEVICE_COOKIE, throttle.remember_device(user.id),
                                     max_age=throttle.DEVICE_MAX_AGE, httponly=True,
-                                    samesite="Lax", secure=request.is_secure)
+                                    samesite="Lax", secure=cookies_secure())
             return response
     elif form.errors:
         status = 422
-    return render("accounts/login.html", form=form, status=status)
+    return render("accounts/login.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -129,9 +129,10 @@ def change_password():
             current_user.set_password(form.password.data)
             db.session.commit()
             sessions.end_others(current_user)
+            sessions.rotate(current_user._get_current_object())  # this browser: a new session id
             flash(_("密码已修改，其他设备上的登录已全部退出。"), "success")
             return redirect(url_for("accounts.me"))
-    return render("accounts/password.html", form=form, status=form_status(form))
+    return render("accounts/password.html", form=form), form_status(form)
 
 
 @bp.route("/me/sessions/end-others", methods=["POST"])

@@ -23,6 +23,7 @@ from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange
                                 Regexp, ValidationError)
 
 from portal.accounts.forms import PhoneField
+from portal.params import id_or_error
 from portal.accounts.models import ROLE_LABELS, ROLES
 from portal.places.hours import overlapping
 from portal.volunteer.forms import CheckboxesField
@@ -32,21 +33,21 @@ WEEKDAY_NAMES = (_l("星期一"), _l("星期二"), _l("星期三"), _l("星期�
                  _l("星期六"), _l("星期日"))
 
 
-def _strip(value):
+def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
 class TownForm(FlaskForm):
-    name = StringField(_l("镇名称"), filters=[_strip], validators=[
+    name = StringField(_l("镇名称"), filters=[strip], validators=[
         DataRequired(_l("请输入镇名称")), Length(max=80)])
-    code = StringField(_l("代码"), filters=[_strip], validators=[
+    code = StringField(_l("代码"), filters=[strip], validators=[
         DataRequired(_l("请输入代码")),
         Regexp(r"^[a-z0-9-]{2,32}$", message=_l("代码只能用小写字母、数字和连字符，2到32位"))])
-    phone = StringField(_l("咨询电话"), filters=[_strip], validators=[Length(max=40)])
+    phone = StringField(_l("咨询电话"), filters=[strip], validators=[Length(max=40)])
 
 
 class VillageForm(FlaskForm):
-    name = StringField(_l("村（社区）名称"), filters=[_strip], validators=[
+    name = StringField(_l("村（社区）名称"), filters=[strip], validators=[
         DataRequired(_l("请输入村（社区）名称")), Length(max=80)])
 
 
@@ -83,11 +84,11 @@ class DayHours(Form):
 
 
 class StationForm(FlaskForm):
-    name = StringField(_l("服务站名称"), filters=[_strip], validators=[
+    name = StringField(_l("服务站名称"), filters=[strip], validators=[
         DataRequired(_l("请输入服务站名称")), Length(max=80)])
-    address = StringField(_l("地址"), filters=[_strip], validators=[
+    address = StringField(_l("地址"), filters=[strip], validators=[
         DataRequired(_l("请输入地址，方便群众找到")), Length(max=200)])
-    phone = StringField(_l("电话"), filters=[_strip], validators=[Length(max=40)])
+    phone = StringField(_l("电话"), filters=[strip], validators=[Length(max=40)])
     active = BooleanField(_l("正在服务（取消勾选则暂停预约）"))
     slot_minutes = IntegerField(_l("每个时段的分钟数"), validators=[
         InputRequired(_l("请填写时段长度")),
@@ -103,7 +104,7 @@ class StationForm(FlaskForm):
 
 class ClosedDayForm(FlaskForm):
     day = DateField(_l("日期"), validators=[DataRequired(_l("请选择日期"))])
-    reason = StringField(_l("原因"), filters=[_strip], validators=[
+    reason = StringField(_l("原因"), filters=[strip], validators=[
         DataRequired(_l("请填写原因，例如：国庆节")), Length(max=100)])
     whole_town = BooleanField(_l("全镇所有服务站都休息"))
 
@@ -119,7 +120,7 @@ class CalendarDayForm(FlaskForm):
     kind = SelectField(_l("类型"), choices=[SelectChoice("holiday", _l("放假（工作日休息）")),
                                           SelectChoice("workday", _l("调休上班（周末上班）"))],
                        validators=[DataRequired()])
-    name = StringField(_l("名称"), filters=[_strip], validators=[
+    name = StringField(_l("名称"), filters=[strip], validators=[
         DataRequired(_l("请输入名称，例如“国庆节”")), Length(max=40)])
 
 
@@ -151,9 +152,9 @@ class FindAccountForm(FlaskForm):
 
 class StaffForm(FlaskForm):
     roles = CheckboxesField(_l("角色"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
-    station = SelectField(_l("服务站（窗口人员）"), coerce=int, validate_choice=False)
-    department = SelectField(_l("部门（责任部门账号）"), coerce=int, validate_choice=False)
-    teams = CheckboxesField(_l("协调的志愿服务团队（志愿服务协调员）"), coerce=int,
+    station = SelectField(_l("服务站（窗口人员）"), coerce=id_or_error, validate_choice=False)
+    department = SelectField(_l("部门（责任部门账号）"), coerce=id_or_error, validate_choice=False)
+    teams = CheckboxesField(_l("协调的志愿服务团队（志愿服务协调员）"), coerce=id_or_error,
                             validate_choice=False)
-    volunteer_stations = CheckboxesField(_l("协调的志愿服务站（志愿服务协调员）"), coerce=int,
+    volunteer_stations = CheckboxesField(_l("协调的志愿服务站（志愿服务协调员）"), coerce=id_or_error,
                                          validate_choice=False)

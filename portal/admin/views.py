@@ -62,7 +62,7 @@ def town(town_id: int | None = None):
                 db.session.add(town)
             form.populate_obj(town)
             return _saved(town, "town.saved", url_for("admin.index"), name=town.name)
-    return render("admin/town.html", form=form, town=town, status=form_status(form))
+    return render("admin/town.html", form=form, town=town), form_status(form)
 
 
 @bp.route("/towns/<int:town_id>/villages/new", methods=["GET", "POST"])
@@ -86,8 +86,7 @@ def village(town_id: int | None = None, village_id: int | None = None):
                 db.session.add(village)
             form.populate_obj(village)
             return _saved(village, "village.saved", url_for("admin.index"), name=village.name)
-    return render("admin/village.html", form=form, town=town, village=village,
-                  status=form_status(form))
+    return render("admin/village.html", form=form, town=town, village=village), form_status(form)
 
 
 def _station_form(station: Station, from_request: bool = True) -> StationForm:
@@ -133,7 +132,7 @@ def station(station_id: int):
                                 station.capacity_walkin], **before)
     return render("admin/station.html", form=form, station=station,
                   closed_form=ClosedDayForm(prefix="closed"), weekday_names=WEEKDAY_NAMES,
-                  today=local_today(), status=form_status(form))
+                  today=local_today()), form_status(form)
 
 
 @bp.route("/stations/<int:station_id>/closed-days", methods=["POST"])
@@ -144,7 +143,7 @@ def add_closed_day(station_id: int):
     if not form.validate_on_submit():
         return render("admin/station.html", form=_station_form(station, from_request=False),
                       station=station, closed_form=form,
-                      weekday_names=WEEKDAY_NAMES, today=local_today(), status=422)
+                      weekday_names=WEEKDAY_NAMES, today=local_today()), 422
     targets = station.town.stations if form.whole_town.data else [station]
     added = 0
     for target in targets:
@@ -186,7 +185,7 @@ def calendar():
         return redirect(url_for("admin.calendar"))
     days = db.session.scalars(select(CalendarDay).where(
         CalendarDay.day >= local_today().replace(month=1, day=1)).order_by(CalendarDay.day)).all()
-    return render("admin/calendar.html", form=form, days=days, status=form_status(form))
+    return render("admin/calendar.html", form=form, days=days), form_status(form)
 
 
 @bp.route("/calendar/<day>/delete", methods=["POST"])
@@ -227,7 +226,7 @@ def synonyms():
         service.rebuild_in_background(current_app._get_current_object())
         flash(_("已保存%(n)d组同义词，搜索索引正在后台重建。", n=len(form.groups.parsed)), "success")
         return redirect(url_for("admin.synonyms"))
-    return render("admin/synonyms.html", form=form, status=form_status(form))
+    return render("admin/synonyms.html", form=form), form_status(form)
 
 
 class _SynonymsRef:
@@ -263,7 +262,7 @@ def civility():
     categories = db.session.scalars(select(ReportCategory).order_by(ReportCategory.position,
                                                                     ReportCategory.id)).all()
     return render("admin/civility.html", form=form, categories=categories,
-                  departments=departments, status=form_status(form))
+                  departments=departments), form_status(form)
 
 
 @bp.route("/civility/categories/<int:category_id>/toggle", methods=["POST"])
@@ -297,8 +296,7 @@ def staff():
         select(User).where(User.id.in_(select(UserRole.user_id)))
         .options(selectinload(User.role_rows), selectinload(User.station))
         .order_by(User.name, User.id)).all()
-    return render("admin/staff.html", people=people, find=find,
-                  status=422 if find.errors else 200)
+    return render("admin/staff.html", people=people, find=find), 422 if find.errors else 200
 
 
 def _staff_form(user: User) -> StaffForm:
@@ -348,4 +346,4 @@ def staff_member(user_id: int):
         else:
             flash(_("%(name)s的角色已保存，下次操作时生效。", name=user.name), "success")
             return redirect(url_for("admin.staff"))
-    return render("admin/staff_member.html", form=form, person=user, status=form_status(form))
+    return render("admin/staff_member.html", form=form, person=user), form_status(form)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from portal.accounts.models import User
 from portal.booking import service
-from portal.booking.models import OPEN_STATUSES, Booking, OpenBookingCount, ServiceItem, SlotUsage
+from portal.booking.models import OPEN_STATUSES, Booking, ServiceItem
 from portal.booking.slots import slot_times
 from portal.extensions import db
 from portal.places.hours import periods_on
@@ -113,13 +113,14 @@ def _history(station, items, clerk, today: date) -> None:
 def _walk_in(station, item, name, phone, status, day, slot_index, clerk, wait=8,
              handle=12) -> Booking:
     """A walk-in at `station` on `day` that went through the desk steps to `status`, with
-    the times and the responsible clerk the desk would have recorded."""
-    starts, ends = slot_times(periods_on(station, day), station.slot_minutes)[slot_index]
-    service._insert_ignore(SlotUsage, station_id=station.id, day=day, starts=starts,
-                           pool="walkin", taken=0)
-    db.session.execute(update(SlotUsage).where(
-        SlotUsage.station_id == station.id, SlotUsage.day == day, SlotUsage.starts == starts,
-        SlotUsage.pool == "walkin").values(taken=SlotUsage.taken + 1))
+    the times and the responsible clerk the desk would have recorded. It takes its place
+    from the walk-in reserve by the booking rules' own conditional update: in slot
+    `slot_index`, or the next one with room (demo data never overbooks)."""
+    slots = slot_times(periods_on(station, day), station.slot_minutes)[slot_index:]
+    starts, ends = next(((a, b) for a, b in slots
+                         if service._take_place(station, day, a, "walkin")), (None, None))
+    if starts is None:
+        raise RuntimeError(f"demo: no walk-in place left at {station.name} on {day}")
     came = to_utc(datetime.combine(day, starts))
     booking = Booking(ref=service.new_ref(), item=item, station=station, day=day, starts=starts,
                       ends=ends, channel="walkin", name=name, phone=phone, status=status,
@@ -136,9 +137,8 @@ def _walk_in(station, item, name, phone, status, day, slot_index, clerk, wait=8,
         _stamp(booking, step, at, clerk)
         previous = STATUS_AFTER[step]
     if status in OPEN_STATUSES:
-        service._insert_ignore(OpenBookingCount, phone=phone, open_count=0)
-        db.session.execute(update(OpenBookingCount).where(OpenBookingCount.phone == phone)
-                           .values(open_count=OpenBookingCount.open_count + 1))
+        if not service._hold_for(phone):
+            raise RuntimeError("demo: a walk-in's phone holds too many open bookings")
     db.session.flush()
     return booking
 

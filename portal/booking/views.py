@@ -26,6 +26,7 @@ from portal.notifications import notify
 from portal.places.models import Station, Town
 from portal.timeutil import local_now
 from portal.web import form_status, is_kiosk, render
+from portal.params import arg_id
 
 bp = Blueprint("booking", __name__)
 
@@ -42,7 +43,7 @@ def catalogue():
         items = [i for i in category.items if i.active and (not q or q in i.name or q == i.code)]
         if items:
             groups.append((category, items))
-    return render("booking/catalogue.html", partial="booking/_catalogue_results.html",
+    return render("booking/catalogue.html", "booking/_catalogue_results.html",
                   groups=groups, q=q, count=sum(len(items) for _, items in groups))
 
 
@@ -137,7 +138,7 @@ def choose_station(code: str):
     item, now = _item(code), local_now()
     moving = _moving(item)
     home = _home_station()
-    town_id = request.args.get("town", type=int)
+    town_id = arg_id("town")
     if not (home or moving or town_id):
         towns = db.session.scalars(select(Town).order_by(Town.id)).all()
         if len(towns) > 1:  # a county-wide portal: which town first (one page, no query each)
@@ -258,8 +259,8 @@ def check(code: str, station_id: int, day: str, hhmm: str):
     if slot is None and status == 200:
         abort(404)
     return render("booking/check.html", item=item, station=station, day=the_day, starts=starts,
-                  slot=slot, form=form, moving=moving, status=status,
-                  later=service.first_free(station, pool, now) if status == 409 else None)
+                  slot=slot, form=form, moving=moving, 
+                  later=service.first_free(station, pool, now) if status == 409 else None), status
 
 
 # -- a booking's own pages -------------------------------------------------------------------
@@ -283,7 +284,7 @@ def _status_page(booking: Booking):
 
 def _lookup_page(ref: str, form: LookupForm | None = None, status: int = 404):
     form = form or LookupForm(data={"ref": ref})
-    return render("booking/lookup.html", form=form, ref=ref, status=status)
+    return render("booking/lookup.html", form=form, ref=ref), status
 
 
 @bp.route("/bookings/", methods=["GET", "POST"])
@@ -302,8 +303,7 @@ def status(ref: str = ""):
             return redirect(url_for("booking.status", ref=booking.ref))
         form.form_errors.append(_("预约编号或手机号后四位不正确，请核对后再试。"))
     if not ref:
-        return render("booking/lookup.html", form=form, ref=ref,
-                      status=422 if form.errors else 200)
+        return render("booking/lookup.html", form=form, ref=ref), 422 if form.errors else 200
     return _lookup_page(ref, form, status=422 if form.errors else 404)
 
 
@@ -367,4 +367,4 @@ def home_visit(code: str):
                    body=f"已收到您的上门服务申请（{item.name}），{station.name}会电话联系您约定时间。")
             db.session.commit()
             return render("booking/home_visit_done.html", item=item, station=station)
-    return render("booking/home_visit.html", item=item, form=form, status=form_status(form))
+    return render("booking/home_visit.html", item=item, form=form), form_status(form)

@@ -10,7 +10,8 @@ from wtforms import (BooleanField, DateField, RadioField, SelectField, StringFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from portal.accounts.forms import PhoneField, _int_or_zero, _strip
+from portal.accounts.forms import PhoneField
+from portal.params import id_or_zero, strip
 from portal.civility.models import KIND_LABELS, KINDS
 from portal.timeutil import local_today
 
@@ -27,12 +28,12 @@ class Honeypot(StringField):
 class ReportForm(FlaskForm):
     kind = RadioField(_l("类型"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS],
                       default="uncivil", validators=[DataRequired(_l("请选择类型"))])
-    category = SelectField(_l("类别"), coerce=_int_or_zero, validate_choice=False,
+    category = SelectField(_l("类别"), coerce=id_or_zero, validate_choice=False,
                            validators=[DataRequired(_l("请选择类别"))])
-    description = TextAreaField(_l("发生了什么"), filters=[_strip], validators=[
+    description = TextAreaField(_l("发生了什么"), filters=[strip], validators=[
         DataRequired(_l("请写下发生了什么")),
         Length(min=5, max=1000, message=_l("请用5到1000个字说明"))], render_kw={"rows": 4})
-    place = StringField(_l("地点"), filters=[_strip], validators=[
+    place = StringField(_l("地点"), filters=[strip], validators=[
         Length(max=120, message=_l("地点不能超过120个字"))],
         render_kw={"placeholder": "例如：东岭村文化广场东侧"})
     day = DateField(_l("日期"), validators=[InputRequired(_l("请选择日期"))])
@@ -50,20 +51,20 @@ class ReasonForm(FlaskForm):
     class Meta:
         csrf = False  # several forms on the moderation page; CSRFProtect checks every POST
 
-    reason = TextAreaField(_l("不采用的理由（报告人会看到）"), filters=[_strip], validators=[
+    reason = TextAreaField(_l("不采用的理由（报告人会看到）"), filters=[strip], validators=[
         DataRequired(_l("请写明不采用的理由")), Length(max=500)])
 
 
 class RectifyForm(FlaskForm):
-    note = TextAreaField(_l("整改情况"), filters=[_strip], validators=[
+    note = TextAreaField(_l("整改情况"), filters=[strip], validators=[
         Length(max=1000, message=_l("不能超过1000个字"))], render_kw={"rows": 3})
 
 
 class AppealForm(FlaskForm):
-    name = StringField(_l("您的姓名"), filters=[_strip], validators=[
+    name = StringField(_l("您的姓名"), filters=[strip], validators=[
         DataRequired(_l("请输入姓名")), Length(max=40, message=_l("姓名不能超过40个字"))])
     phone = PhoneField(_l("手机号码（只用于告诉您处理结果，不会公开）"))
-    text = TextAreaField(_l("申诉或更正的内容"), filters=[_strip], validators=[
+    text = TextAreaField(_l("申诉或更正的内容"), filters=[strip], validators=[
         DataRequired(_l("请写明哪里不对、应当怎样更正")),
         Length(max=1000, message=_l("不能超过1000个字"))], render_kw={"rows": 4})
     website = Honeypot()
@@ -73,11 +74,11 @@ class DecideForm(FlaskForm):
     outcome = RadioField(_l("处理结果"), choices=[
         SelectChoice("upheld", _l("维持")), SelectChoice("corrected", _l("更正内容")),
         SelectChoice("withdrawn", _l("撤下"))], validators=[DataRequired(_l("请选择处理结果"))])
-    note = TextAreaField(_l("理由（会告知申诉人）"), filters=[_strip], validators=[
+    note = TextAreaField(_l("理由（会告知申诉人）"), filters=[strip], validators=[
         DataRequired(_l("请写明理由")), Length(max=1000)])
-    description = TextAreaField(_l("更正后的说明"), filters=[_strip],
+    description = TextAreaField(_l("更正后的说明"), filters=[strip],
                                 validators=[Optional(), Length(max=1000)])
-    place = StringField(_l("更正后的地点"), filters=[_strip],
+    place = StringField(_l("更正后的地点"), filters=[strip],
                         validators=[Optional(), Length(max=120)])
 
 
@@ -85,12 +86,12 @@ class RedactForm(FlaskForm):
     class Meta:
         csrf = False
 
-    boxes = TextAreaField(_l("打码区域（每行 x,y,宽,高，单位像素）"), filters=[_strip],
+    boxes = TextAreaField(_l("打码区域（每行 x,y,宽,高，单位像素）"), filters=[strip],
                           render_kw={"rows": 3, "spellcheck": "false"})
     hide = BooleanField(_l("这张照片不公开"))
 
 
 class CategoryForm(FlaskForm):
-    name = StringField(_l("类别名称"), filters=[_strip], validators=[
+    name = StringField(_l("类别名称"), filters=[strip], validators=[
         DataRequired(_l("请输入类别名称")), Length(max=30)])
-    department = SelectField(_l("默认责任部门"), coerce=_int_or_zero, validate_choice=False)
+    department = SelectField(_l("默认责任部门"), coerce=id_or_zero, validate_choice=False)

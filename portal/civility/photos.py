@@ -20,9 +20,10 @@ import warnings
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
 from portal import uploads
+from portal.params import coordinate
 from portal.uploads import MAX_PIXELS, UploadRefused
 
 try:  # a maintained HEIC/HEIF decoder: iPhones take photos in HEIC
@@ -122,8 +123,7 @@ def gps(image: Image.Image) -> tuple[float | None, float | None]:
 
 
 def _upright(image: Image.Image) -> Image.Image:
-    image = ImageOps.exif_transpose(image)
-    return image.convert("RGB")
+    return uploads.upright(image).convert("RGB")
 
 
 def _save(image: Image.Image, side: int) -> tuple[str, tuple[int, int]]:
@@ -145,10 +145,10 @@ def parse_boxes(raw: str, width: int, height: int) -> list[list[int]]:
     except ValueError:
         return []
     for box in values[:50]:
-        try:
-            x, y, w, h = (int(float(v)) for v in box)
-        except (TypeError, ValueError):
+        numbers = [coordinate(v, -1e6, 1e6) for v in box] if isinstance(box, list) else []
+        if len(numbers) != 4 or None in numbers:  # not four finite numbers (1e309, NaN, text)
             continue
+        x, y, w, h = (int(n) for n in numbers)
         x, y = max(0, min(x, width)), max(0, min(y, height))
         w, h = max(0, min(w, width - x)), max(0, min(h, height - y))
         if w >= 4 and h >= 4:

@@ -26,6 +26,7 @@ from portal.extensions import db, limiter
 from portal.security import staff_only
 from portal.timeutil import local_today, utcnow
 from portal.web import form_status, render, user_key
+from portal.params import arg_id, arg_ids
 
 bp = Blueprint("civility", __name__)
 moderate = Blueprint("moderate", __name__, url_prefix="/civility/moderate")
@@ -80,8 +81,7 @@ def item(report_id: int):
                             text=form.text.data)
         flash(_("已收到您的申诉，文明办会核实处理，并把结果发到您的手机。"), "success")
         return redirect(url_for("civility.item", report_id=report.id))
-    return render("civility/item.html", report=report, form=form, today=local_today(),
-                  status=form_status(form))
+    return render("civility/item.html", report=report, form=form, today=local_today()), form_status(form)
 
 
 @bp.route("/civility/photos/<int:photo_id>/<any(full, thumb):size>")
@@ -130,7 +130,7 @@ def report():
             if saved is not None:
                 return saved
         status = 422
-    return render("civility/report.html", form=form, status=status)
+    return render("civility/report.html", form=form), status
 
 
 def _photos(files) -> tuple[list, list]:
@@ -253,13 +253,13 @@ def decide_report(report_id: int, action: str):
     found = _report_or_404(report_id)
     if action == "verify":
         _do(lambda: workflow.verify(found, current_user,
-                                    request.form.get("department", type=int) or None),
+                                    arg_id("department", request.form) or None),
             _("已核实，将在下一期公开。"))
     elif action == "reject":
         form = ReasonForm()
         _do(lambda: workflow.reject(found, current_user, form.reason.data or ""),
             _("已不采用，理由已告知报告人。"))
-    elif (into := db.session.get(Report, request.form.get("into", type=int) or 0)) is None:
+    elif (into := db.session.get(Report, arg_id("into", request.form) or 0)) is None:
         flash(_("请选择要合并到的报告。"), "error")
     else:
         _do(lambda: workflow.merge(found, into, current_user), _("已合并。"))
@@ -294,7 +294,7 @@ def new_issue():
                                   .options(selectinload(Report.category))
                                   .order_by(Report.kind, Report.id)).all()
     if request.method == "POST":
-        chosen = [int(v) for v in request.form.getlist("report") if v.isdigit()]
+        chosen = arg_ids("report")
         try:
             published = workflow.publish_issue(current_user, chosen)
         except CivilityRefused as refused:
@@ -319,8 +319,7 @@ def appeal(appeal_id: int):
         else:
             flash(_("已处理申诉。"), "success")
             return redirect(url_for("moderate.queue"))
-    return render("civility/moderate/appeal.html", entry=entry, form=form,
-                  status=form_status(form))
+    return render("civility/moderate/appeal.html", entry=entry, form=form), form_status(form)
 
 
 # -- the responsible department ---------------------------------------------------------------------

@@ -14,7 +14,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.accounts import validation as v
-from portal.accounts.forms import PhoneField, _int_or_zero, _strip
+from portal.accounts.forms import PhoneField
+from portal.params import id_or_zero, strip
 from portal.desk.workflow import RELATION_LABELS, RELATIONS
 
 
@@ -25,7 +26,7 @@ class ActionForm(FlaskForm):
     class Meta:
         csrf = False
 
-    note = TextAreaField(_l("说明（选填）"), filters=[_strip], validators=[
+    note = TextAreaField(_l("说明（选填）"), filters=[strip], validators=[
         Length(max=1000, message=_l("说明不能超过1000个字"))])
 
 
@@ -33,7 +34,7 @@ class ReasonForm(FlaskForm):
     class Meta:
         csrf = False
 
-    note = TextAreaField(_l("不予办理的理由（居民会看到）"), filters=[_strip], validators=[
+    note = TextAreaField(_l("不予办理的理由（居民会看到）"), filters=[strip], validators=[
         DataRequired(_l("请写明不予办理的理由")), Length(max=1000, message=_l("理由不能超过1000个字"))])
 
 
@@ -41,7 +42,7 @@ class CancelForm(FlaskForm):
     class Meta:
         csrf = False
 
-    note = StringField(_l("谁要求取消、为什么"), filters=[_strip], validators=[
+    note = StringField(_l("谁要求取消、为什么"), filters=[strip], validators=[
         DataRequired(_l("请写明谁要求取消（例如：本人来电）")),
         Length(max=200, message=_l("不能超过200个字"))])
 
@@ -49,7 +50,7 @@ class CancelForm(FlaskForm):
 class CheckInForm(FlaskForm):
     """Typed, or scanned: a USB scanner types the code (or the status URL) and Enter."""
 
-    code = StringField(_l("预约编号"), filters=[_strip], validators=[
+    code = StringField(_l("预约编号"), filters=[strip], validators=[
         DataRequired(_l("请输入或扫描预约编号")), Length(max=200)],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "autofocus": True,
                    "spellcheck": "false"})
@@ -70,9 +71,9 @@ class IdCardField(StringField):
 
 class PersonFields(FlaskForm):
     key = HiddenField()  # idempotency key: a double submit registers once
-    item = SelectField(_l("事项"), coerce=_int_or_zero, validate_choice=False,
+    item = SelectField(_l("事项"), coerce=id_or_zero, validate_choice=False,
                        validators=[DataRequired(_l("请选择事项"))])
-    name = StringField(_l("姓名"), filters=[_strip], validators=[
+    name = StringField(_l("姓名"), filters=[strip], validators=[
         DataRequired(_l("请输入姓名")), Length(max=40, message=_l("姓名不能超过40个字"))])
     phone = PhoneField(_l("手机号码"))
     id_card = IdCardField(_l("身份证号码（选填）"))
@@ -88,7 +89,7 @@ class PhoneBookingForm(PersonFields):
 
 
 class ProxyForm(FlaskForm):
-    proxy_name = StringField(_l("代办人姓名"), filters=[_strip], validators=[
+    proxy_name = StringField(_l("代办人姓名"), filters=[strip], validators=[
         DataRequired(_l("请输入代办人姓名")), Length(max=40, message=_l("姓名不能超过40个字"))])
     proxy_phone = PhoneField(_l("代办人手机号码"))
     relation = SelectField(_l("与申请人的关系"), choices=[SelectChoice("", _l("请选择"))] + [
@@ -103,12 +104,12 @@ class VisitScheduleForm(FlaskForm):
 
 
 class VisitDoneForm(FlaskForm):
-    outcome = TextAreaField(_l("上门办理结果"), filters=[_strip], validators=[
+    outcome = TextAreaField(_l("上门办理结果"), filters=[strip], validators=[
         DataRequired(_l("请写下上门办理的结果")), Length(max=1000, message=_l("不能超过1000个字"))])
 
 
 class StepForm(FlaskForm):
-    text = TextAreaField(_l("情况"), filters=[_strip], validators=[
+    text = TextAreaField(_l("情况"), filters=[strip], validators=[
         DataRequired(_l("请写下这一步的情况")), Length(max=2000, message=_l("不能超过2000个字"))])
 
 

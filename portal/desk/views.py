@@ -36,6 +36,7 @@ from portal.ratings.models import FollowUp, Rating
 from portal.security import staff_only
 from portal.timeutil import local_now, local_today, utcnow
 from portal.web import form_status, render
+from portal.params import arg_id
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 staff_only(bp, "clerk", "town_staff")
@@ -51,7 +52,7 @@ def _me():
 def index():
     """Today's queue at the own station (town staff: the centre's forwarded cases and the
     load at every station, or one station's queue with `?station=`). Refreshes itself."""
-    station = access.station_or_404(_me(), request.args.get("station", type=int))
+    station = access.station_or_404(_me(), arg_id("station"))
     today, now = local_today(), utcnow()
     context = {"station": station, "today": today, "now": now, "form": CheckInForm(),
                "current_user_stations": access.stations_for(_me())}
@@ -61,7 +62,7 @@ def index():
         context["centre"] = queue.centre_queue(today, calendar())
         context["load"] = queue.town_load(access.stations_for(_me()), today) \
             if station is None else None
-    return render("desk/index.html", partial="desk/_queue.html", **context)
+    return render("desk/index.html", "desk/_queue.html", **context)
 
 
 _REF_IN_TEXT = re.compile(r"([23456789A-HJ-NP-Z]{8})/?$")
@@ -77,7 +78,7 @@ def _code_from_scan(text: str) -> str:
 @bp.route("/check-in", methods=["POST"])
 def check_in():
     """Check a resident in by the code typed or scanned, then open the case."""
-    station = access.station_or_404(_me(), request.args.get("station", type=int))
+    station = access.station_or_404(_me(), arg_id("station"))
     form = CheckInForm()
     if not form.validate_on_submit() or station is None:
         flash(_("请输入或扫描预约编号。"), "error")
@@ -112,7 +113,7 @@ def _case_page(booking: Booking, status: int = 200, **forms):
         "states": MATERIAL_STATE_LABELS,
         "revealed": forms.get("revealed", False), "staff_view": True,
     }
-    return render("desk/case.html", status=status, **context)
+    return render("desk/case.html", **context), status
 
 
 @bp.route("/bookings/<ref>")
@@ -253,7 +254,7 @@ def _item_choices() -> list[SelectChoice]:
 
 def _registering_station() -> Station:
     """Where a walk-in or caller is registered: the clerk's station; town staff a centre."""
-    station = access.station_or_404(_me(), request.args.get("station", type=int))
+    station = access.station_or_404(_me(), arg_id("station"))
     if station is None or not (station.id == _me().station_id
                                or (access.is_town_staff(_me()) and station.is_centre)):
         abort(404)
@@ -292,7 +293,7 @@ def walk_in():
     elif request.method == "POST":
         status = 422
     return render("desk/walk_in.html", form=form, station=station,
-                  slot=workflow.walk_in_slot(station, local_now()), status=status)
+                  slot=workflow.walk_in_slot(station, local_now())), status
 
 
 def _phone_days(station: Station) -> list[tuple[date, list]]:
@@ -320,8 +321,7 @@ def phone_booking():
         status = _book_for_caller(form, station, chosen)
         if isinstance(status, Response):
             return status
-    return render("desk/phone_booking.html", form=form, station=station, days=days,
-                  status=status)
+    return render("desk/phone_booking.html", form=form, station=station, days=days), status
 
 
 def _book_for_caller(form, station, chosen):
@@ -448,7 +448,7 @@ def follow_up(case_id: int):
     elif form.errors:
         status = 422
     return render("desk/follow_up.html", case=case, form=form, step=step_name,
-                  overdue=ratings.overdue(case, local_today()), status=status)
+                  overdue=ratings.overdue(case, local_today())), status
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -456,7 +456,7 @@ def follow_up(case_id: int):
 def _figures():
     me = _me()
     form = PeriodForm(request.args)
-    station = access.station_or_404(me, request.args.get("station", type=int))
+    station = access.station_or_404(me, arg_id("station"))
     if not form.validate():
         form.start.data = form.end.data = None
     first, last = form.period(local_today())
@@ -469,8 +469,7 @@ def figures():
     """The station's figures by day for a period (default: the last 30 days)."""
     form, station, first, last, rows, total = _figures()
     return render("desk/stats.html", form=form, station=station, first=first, last=last,
-                  rows=rows, total=total, stations=access.stations_for(_me()),
-                  status=422 if form.errors else 200)
+                  rows=rows, total=total, stations=access.stations_for(_me())), 422 if form.errors else 200
 
 
 @bp.route("/stats.<any(csv, xlsx):kind>")

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, request
-from sqlalchemy import text
 
-from portal.extensions import db, limiter
+from portal import health
+from portal.extensions import limiter
 from portal.main import hub as hub_content
-from portal.web import ELDER_COOKIE, LANG_COOKIE, is_kiosk, render, safe_next
+from portal.web import ELDER_COOKIE, LANG_COOKIE, cookies_secure, is_kiosk, render, safe_next
 
 bp = Blueprint("main", __name__)
 
@@ -31,11 +31,12 @@ def prefs():
     max_age = None if is_kiosk() else YEAR
     lang = request.form.get("lang")
     if lang in current_app.config["LANGUAGES"]:
-        response.set_cookie(LANG_COOKIE, lang, max_age=max_age, samesite="Lax", httponly=True)
+        response.set_cookie(LANG_COOKIE, lang, max_age=max_age, samesite="Lax", httponly=True,
+                            secure=cookies_secure())
     elder = request.form.get("elder")
     if elder in ("on", "off"):
         response.set_cookie(ELDER_COOKIE, "1" if elder == "on" else "0", max_age=max_age,
-                            samesite="Lax", httponly=True)
+                            samesite="Lax", httponly=True, secure=cookies_secure())
     return response
 
 
@@ -48,11 +49,8 @@ def privacy():
 @bp.route("/healthz")
 @limiter.exempt
 def healthz():
-    """200 with a small JSON body when the database answers, 503 when it does not."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:  # any failure to reach the database is "unavailable"
-        db.session.rollback()
-        current_app.logger.warning("health check: database unavailable", exc_info=True)
-        return jsonify(status="error", database="unavailable"), 503
-    return jsonify(status="ok", database="ok")
+    """200 with a small JSON body when the database (at the expected schema), the search
+    index folder and the upload folder answer; 503 saying which does not."""
+    report = health.check()
+    ok = all(value == "ok" for value in report.values())
+    return jsonify(status="ok" if ok else "error", **report), 200 if ok else 503

@@ -7,22 +7,22 @@ from wtforms import DateField, RadioField, SelectField, StringField, TextAreaFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from portal.accounts.forms import _strip
+from portal.params import strip
 from portal.notices.models import VALIDITIES, VALIDITY_LABELS
 
 BODY_MAX = 100_000
 
 
 class NoticeForm(FlaskForm):
-    title = StringField(_l("标题"), filters=[_strip], validators=[
+    title = StringField(_l("标题"), filters=[strip], validators=[
         DataRequired(_l("请输入标题")), Length(max=200, message=_l("标题不能超过200个字"))])
-    doc_number = StringField(_l("发文字号（选填）"), filters=[_strip], validators=[
+    doc_number = StringField(_l("发文字号（选填）"), filters=[strip], validators=[
         Length(max=60, message=_l("发文字号不能超过60个字"))],
         render_kw={"placeholder": "青政发〔2026〕3号"})
-    agency = StringField(_l("发文机关"), filters=[_strip], validators=[
+    agency = StringField(_l("发文机关"), filters=[strip], validators=[
         DataRequired(_l("请输入发文机关")), Length(max=80, message=_l("发文机关不能超过80个字"))],
         render_kw={"list": "agencies"})
-    category = StringField(_l("主题分类"), filters=[_strip], validators=[
+    category = StringField(_l("主题分类"), filters=[strip], validators=[
         DataRequired(_l("请输入主题分类")), Length(max=60, message=_l("主题分类不能超过60个字"))],
         render_kw={"list": "categories"})
     written_on = DateField(_l("成文日期（选填）"), validators=[Optional()])

@@ -21,7 +21,9 @@ from portal.notices.render import body_html, plain_text
 from portal.notices.workflow import NoticeRefused
 from portal.security import staff_only
 from portal.timeutil import LOCAL_ZONE, to_utc, utcnow
-from portal.web import form_status, render
+from portal.web import form_status, public_url, render
+from portal import params
+from portal.params import page_number
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 editor = Blueprint("editor", __name__, url_prefix="/editor")
@@ -57,8 +59,7 @@ def filtered(form: FilterForm):
         query = query.where(Notice.agency == form.agency.data)
     if form.validity.data:
         query = query.where(Notice.validity == form.validity.data)
-    if (form.year.data or "").isdigit():
-        year = int(form.year.data)
+    if (year := params.year(form.year.data)) is not None:
         query = query.where(Notice.published_on.between(date(year, 1, 1), date(year, 12, 31)))
     return query.order_by(Notice.pinned.desc(), Notice.published_on.desc(), Notice.id.desc())
 
@@ -70,9 +71,9 @@ def index():
     form.category.choices = _choices(Notice.category)
     form.agency.choices = _choices(Notice.agency)
     form.year.choices = _years()
-    page = db.paginate(filtered(form), page=request.args.get("page", 1, type=int),
+    page = db.paginate(filtered(form), page=page_number(),
                        per_page=PER_PAGE, error_out=False)
-    return render("notices/index.html", partial="notices/_list.html", form=form, page=page)
+    return render("notices/index.html", "notices/_list.html", form=form, page=page)
 
 
 def _live_or_404(notice_id: int) -> Notice:
@@ -114,16 +115,20 @@ def feed():
     from feedgen.feed import FeedGenerator
     notices = db.session.scalars(workflow.live_query().order_by(
         Notice.publish_at.desc(), Notice.id.desc()).limit(FEED_SIZE)).all()
-    home = url_for("notices.index", _external=True)
+    home = public_url("notices.index")
     fg = FeedGenerator()
     fg.id(home)
     fg.title(_("通办 · 政策通知"))
     fg.link(href=home, rel="alternate")
-    fg.link(href=url_for("notices.feed", _external=True), rel="self")
+    fg.link(href=public_url("notices.feed"), rel="self")
     fg.language("zh-CN")
-    fg.updated(_aware(notices[0].publish_at) if notices else datetime.now(UTC))
+    # The feed changed when a notice in it was published or edited, or one left it.
+    withdrawn = db.session.scalar(select(func.max(Notice.updated_at)).where(
+        Notice.status == "withdrawn"))
+    changes = [max(n.publish_at, n.updated_at) for n in notices] + [withdrawn] * bool(withdrawn)
+    fg.updated(_aware(max(changes)) if changes else datetime.now(UTC))
     for notice in reversed(notices):  # feedgen prepends: oldest first gives newest on top
-        url = url_for("notices.show", notice_id=notice.id, _external=True)
+        url = public_url("notices.show", notice_id=notice.id)
         entry = fg.add_entry()
         entry.id(url)
         entry.title(notice.title)
@@ -153,7 +158,7 @@ def notices():
     query = select(Notice).order_by(Notice.updated_at.desc())
     if status in STATUSES:
         query = query.where(Notice.status == status)
-    page = db.paginate(query, page=request.args.get("page", 1, type=int), per_page=30,
+    page = db.paginate(query, page=page_number(), per_page=30,
                        error_out=False)
     return render("editor/notices.html", page=page, status=status, now=utcnow())
 
@@ -180,7 +185,7 @@ def edit(notice_id: int | None = None):
             flash(_("已保存（第%(n)d版）。", n=notice.revision), "success")
             return redirect(url_for("editor.edit", notice_id=notice.id))
     return render("editor/edit.html", form=form, notice=notice, publish_form=PublishForm(),
-                  now=utcnow(), status=form_status(form), **_suggestions())
+                  now=utcnow(), **_suggestions()), form_status(form)
 
 
 _STEPS = {
@@ -242,6 +247,8 @@ def upload(notice_id: int):
             raise uploads.UploadRefused(_("请选择要上传的文件。"))
         data = uploads.read_limited(file, ATTACHMENT_MAX)
         kind = uploads.document_kind(data, file.filename)
+        if kind in ("jpeg", "png", "webp"):  # a photo's GPS and camera must not go public
+            data = uploads.reencoded(data, kind)
     except uploads.UploadRefused as refused:
         flash(refused.message, "error")
         return redirect(url_for("editor.edit", notice_id=notice.id) + "#attachments")

@@ -6,10 +6,10 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from portal.accounts.forms import _strip
+from portal.params import strip
 from portal.ratings.rules import COMMENT_MAX
 
 
 class RatingForm(FlaskForm):
-    comment = TextAreaField(_l("意见和建议（选填）"), filters=[_strip], validators=[
+    comment = TextAreaField(_l("意见和建议（选填）"), filters=[strip], validators=[
         Length(max=COMMENT_MAX, message=_l("意见不能超过%(n)d个字", n=COMMENT_MAX))])

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from portal.database import read_transaction, write_transaction
 from portal.extensions import db
 from portal.search import analysis, highlight, lexicon as lexicon_module, query as q
 from portal.search.documents import PROVIDERS, documents, key
@@ -151,20 +152,21 @@ def drain(batch: int = 500) -> int:
             else:
                 upserts.append(provider.document(obj))
         ids = [r.id for r in rows]
+        db.session.commit()  # end the read: the index is written outside any transaction
         try:
             eng.ensure(analysis.dictionary_version())
             eng.write(upserts, deletes)
         except IndexBusy:
-            db.session.rollback()
             return done
         except Exception as error:
-            db.session.rollback()
-            db.session.execute(update(SearchOutbox).where(SearchOutbox.id.in_(ids)).values(
-                attempts=SearchOutbox.attempts + 1, last_error=str(error)[:500]))
-            db.session.commit()
+            with write_transaction():
+                db.session.execute(update(SearchOutbox).where(SearchOutbox.id.in_(ids)).values(
+                    attempts=SearchOutbox.attempts + 1, last_error=str(error)[:500]))
+                db.session.commit()
             raise
-        db.session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(ids)))
-        db.session.commit()
+        with write_transaction():
+            db.session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(ids)))
+            db.session.commit()
         done += len(upserts) + len(deletes)
 
 
@@ -176,7 +178,6 @@ def index_bulk(kind: str, ids: list, progress=None, procs: int = 2) -> int:
     provider = PROVIDERS[kind]
     ensure_dictionary()
     eng.ensure(analysis.dictionary_version())
-    high = db.session.scalar(select(func.max(SearchOutbox.id))) or 0
     keys = sorted({str(i) for i in ids})
 
     def docs():
@@ -186,12 +187,15 @@ def index_bulk(kind: str, ids: list, progress=None, procs: int = 2) -> int:
 
     if eng.rebuild_running():
         return 0  # the queue entries stay: the rebuild's drain applies them
-    count = eng.fill(eng.current_dir(), docs(), procs=procs, progress=progress, append=True)
-    for start in range(0, len(keys), 500):
-        db.session.execute(delete(SearchOutbox).where(
-            SearchOutbox.kind == kind, SearchOutbox.object_id.in_(keys[start:start + 500]),
-            SearchOutbox.id <= high))
-    db.session.commit()
+    with read_transaction():
+        high = db.session.scalar(select(func.max(SearchOutbox.id))) or 0
+        count = eng.fill(eng.current_dir(), docs(), procs=procs, progress=progress, append=True)
+    with write_transaction():
+        for start in range(0, len(keys), 500):
+            db.session.execute(delete(SearchOutbox).where(
+                SearchOutbox.kind == kind, SearchOutbox.object_id.in_(keys[start:start + 500]),
+                SearchOutbox.id <= high))
+        db.session.commit()
     return count
 
 
@@ -204,15 +208,16 @@ def reindex(progress=None, procs: int = 2) -> int:
     (searches go on against the old one meanwhile). Returns the number of documents."""
     eng = engine()
     with eng.rebuilding(wait=True):
-        covered = db.session.scalar(select(func.max(SearchOutbox.id))) or 0
-        db.session.commit()  # end the read transaction: the rebuild must see everything
-        version = ensure_dictionary_from_database()
-        path = eng.new_generation(version)
-        count = eng.fill(path, documents(), procs=procs, progress=progress)
-        eng.switch_to(path)
-        # Queued before the rebuild began: in the new generation already.
-        db.session.execute(delete(SearchOutbox).where(SearchOutbox.id <= covered))
-        db.session.commit()
+        with read_transaction():  # a long read: never hold SQLite's write lock meanwhile
+            covered = db.session.scalar(select(func.max(SearchOutbox.id))) or 0
+            db.session.commit()  # end the read transaction: the rebuild must see everything
+            version = ensure_dictionary_from_database()
+            path = eng.new_generation(version)
+            count = eng.fill(path, documents(), procs=procs, progress=progress)
+            eng.switch_to(path)
+        with write_transaction():  # queued before the rebuild began: in the new generation
+            db.session.execute(delete(SearchOutbox).where(SearchOutbox.id <= covered))
+            db.session.commit()
     _LEXICONS.clear()
     drain()  # what changed while it ran
     return count
@@ -404,7 +409,7 @@ def _search(searcher, parsed, lex, syn, filter_, window: int, per_page: int, now
     in_titles = run(titles, titles.query)
     if len(in_titles.keys) >= window:
         in_titles.terms, in_titles.exact = exact.terms, False
-        in_titles.total = max(in_titles.total, exact.query.estimate_min_size(searcher.reader()))
+        in_titles.total = max(in_titles.total, _min_size(exact.query, searcher.reader()))
         return in_titles
     found = run(exact, exact.query)
     if len(found.keys) >= per_page:
@@ -442,8 +447,7 @@ def _broad(searcher, built, words, syn, filter_, window: int, now: int) -> _Foun
             matcher.next()
     extra.sort(key=lambda row: -row[1])
     keys += [k for k, _ in extra][:window - len(keys)]
-    estimate = built.query.estimate_min_size(searcher.reader()) if len(keys) >= window \
-        else len(keys)
+    estimate = _min_size(built.query, searcher.reader()) if len(keys) >= window else len(keys)
     return _Found(keys, max(estimate, len(keys)), len(keys) < window, built.terms)
 
 
@@ -455,8 +459,19 @@ def _ranked(hits, now: int, window: int) -> tuple[list[str], int, bool]:
              hit.get("published", 0)) for hit in hits if hit.get("published", 0) <= now]
     rows.sort(key=lambda r: (-r[1], not r[2], -r[3]))
     exact = hits.scored_length() < window
-    total = len(rows) if exact else max(len(rows), hits.estimated_min_length())
+    total = len(rows) if exact else max(len(rows), len(hits) if hits.has_exact_length()
+                                        else _min_size(hits.q, hits.searcher.reader()))
     return [r[0] for r in rows], total, exact
+
+
+def _min_size(query, reader) -> int:
+    """Whoosh's estimate of how many documents match at least. It raises ValueError (min()
+    of nothing) for a word-form query none of whose forms is in the index — "社保卡 hello"
+    relaxed to any word — so such a part counts as matching nothing."""
+    try:
+        return query.estimate_min_size(reader)
+    except ValueError:
+        return 0
 
 
 def _hits(keys: list[str], terms: set[str]) -> list[Hit]:

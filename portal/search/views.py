@@ -11,6 +11,7 @@ from portal.extensions import db, limiter
 from portal.search import service
 from portal.search.documents import PROVIDERS
 from portal.web import render
+from portal.params import page_number
 
 bp = Blueprint("search", __name__)
 FILTERS = ("category", "agency", "year", "validity")
@@ -26,8 +27,8 @@ def index():
     filters = {name: request.args.get(name, "")[:80] for name in FILTERS
                if request.args.get(name)}
     results = service.query_index(text, kinds=kinds, filters=filters,
-                                  page=request.args.get("page", 1, type=int) or 1)
-    return render("search/index.html", partial="search/_results.html", results=results,
+                                  page=page_number())
+    return render("search/index.html", "search/_results.html", results=results,
                   kind=kind if kinds else "", filters=filters, providers=PROVIDERS,
                   latest=_latest() if not results.hits else [],
                   choices=_filter_choices() if filters or kind == "notice" else None)

@@ -14,7 +14,8 @@ from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.accounts import validation as v
-from portal.accounts.forms import PhoneField, _int_or_zero, _strip
+from portal.accounts.forms import PhoneField
+from portal.params import id_or_error, id_or_zero, strip
 from portal.volunteer.models import (AVAILABILITY, AVAILABILITY_LABELS, GENDER_LABELS, GENDERS,
                                      SKILL_LABELS, SKILLS)
 from portal.volunteer.signups import MAX_CAPACITY, MAX_WEEKS
@@ -40,13 +41,19 @@ class Hours(DecimalField):
         kwargs.setdefault("render_kw", {"inputmode": "decimal"})
         super().__init__(label, **kwargs)
 
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not (self.data.is_finite() and abs(self.data) < 10**6):
+            self.data = None  # "NaN", "Infinity", "1e309" parse as decimals; no hours are that
+            raise ValueError(_l("请填写小时数，例如 2 或 1.5"))
+
     @property
     def minutes(self) -> int | None:
         return None if self.data is None else round(self.data * 60)
 
 
 class VolunteerForm(FlaskForm):
-    real_name = StringField(_l("真实姓名"), filters=[_strip], validators=[
+    real_name = StringField(_l("真实姓名"), filters=[strip], validators=[
         DataRequired(_l("请输入真实姓名")), Length(max=40, message=_l("姓名不能超过40个字"))],
         render_kw={"autocomplete": "name"})
     id_card = StringField(_l("身份证号码"), filters=[v.normalise_id_card], validators=[
@@ -58,8 +65,8 @@ class VolunteerForm(FlaskForm):
     availability = CheckboxesField(_l("可服务时间（可多选）"),
                                    choices=_choices(AVAILABILITY, AVAILABILITY_LABELS),
                                    validators=[DataRequired(_l("请至少选择一个可服务时间"))])
-    teams = CheckboxesField(_l("加入团队（选填）"), coerce=int, validate_choice=False)
-    note = TextAreaField(_l("特长或经历（选填）"), filters=[_strip], validators=[
+    teams = CheckboxesField(_l("加入团队（选填）"), coerce=id_or_error, validate_choice=False)
+    note = TextAreaField(_l("特长或经历（选填）"), filters=[strip], validators=[
         Length(max=200, message=_l("不能超过200个字"))], render_kw={"rows": 2})
     consent = BooleanField(_l("我自愿参加志愿服务，同意服务组织为出具志愿服务记录使用以上信息"),
                            validators=[DataRequired(_l("请阅读并勾选同意"))])
@@ -80,21 +87,21 @@ class FilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    team = SelectField(_l("团队"), coerce=_int_or_zero, validate_choice=False)
-    station = SelectField(_l("服务站"), coerce=_int_or_zero, validate_choice=False)
+    team = SelectField(_l("团队"), coerce=id_or_zero, validate_choice=False)
+    station = SelectField(_l("服务站"), coerce=id_or_zero, validate_choice=False)
     skill = SelectField(_l("服务类别"), validate_choice=False,
                         choices=[SelectChoice("", _l("全部"))] + _choices(SKILLS, SKILL_LABELS))
     day = DateField(_l("从哪天起"), validators=[Optional()])
 
 
 class ActivityForm(FlaskForm):
-    team = SelectField(_l("组织团队"), coerce=_int_or_zero, validate_choice=False,
+    team = SelectField(_l("组织团队"), coerce=id_or_zero, validate_choice=False,
                        validators=[DataRequired(_l("请选择团队"))])
-    station = SelectField(_l("服务站"), coerce=_int_or_zero, validate_choice=False,
+    station = SelectField(_l("服务站"), coerce=id_or_zero, validate_choice=False,
                           validators=[DataRequired(_l("请选择服务站"))])
-    title = StringField(_l("活动名称"), filters=[_strip], validators=[
+    title = StringField(_l("活动名称"), filters=[strip], validators=[
         DataRequired(_l("请输入活动名称")), Length(max=60, message=_l("活动名称不能超过60个字"))])
-    place = StringField(_l("集合地点"), filters=[_strip], validators=[
+    place = StringField(_l("集合地点"), filters=[strip], validators=[
         DataRequired(_l("请输入集合地点")), Length(max=120, message=_l("地点不能超过120个字"))])
     day = DateField(_l("日期"), validators=[InputRequired(_l("请选择日期"))])
     starts = TimeField(_l("开始时间"), validators=[InputRequired(_l("请选择开始时间"))])
@@ -107,9 +114,9 @@ class ActivityForm(FlaskForm):
         NumberRange(1, MAX_WEEKS, _l("每周重复最多%(n)d周", n=MAX_WEEKS))])
     skill = SelectField(_l("服务类别"), validate_choice=False,
                         choices=[SelectChoice("", _l("不限"))] + _choices(SKILLS, SKILL_LABELS))
-    bring = StringField(_l("需要带什么（选填）"), filters=[_strip], validators=[
+    bring = StringField(_l("需要带什么（选填）"), filters=[strip], validators=[
         Length(max=200, message=_l("不能超过200个字"))])
-    description = TextAreaField(_l("活动内容（选填）"), filters=[_strip], validators=[
+    description = TextAreaField(_l("活动内容（选填）"), filters=[strip], validators=[
         Length(max=2000, message=_l("不能超过2000个字"))], render_kw={"rows": 4})
 
     def validate_ends(self, field):
@@ -128,17 +135,17 @@ class CapacityForm(FlaskForm):
 
 
 class CancelActivityForm(FlaskForm):
-    reason = StringField(_l("取消原因（会通知已报名的志愿者）"), filters=[_strip], validators=[
+    reason = StringField(_l("取消原因（会通知已报名的志愿者）"), filters=[strip], validators=[
         DataRequired(_l("请写明取消原因")), Length(max=200, message=_l("不能超过200个字"))])
 
 
 class ReleaseForm(FlaskForm):
-    reason = StringField(_l("原因（会通知这位志愿者）"), filters=[_strip], validators=[
+    reason = StringField(_l("原因（会通知这位志愿者）"), filters=[strip], validators=[
         DataRequired(_l("请写明原因")), Length(max=200, message=_l("不能超过200个字"))])
 
 
 class ScanForm(FlaskForm):
-    code = StringField(_l("签到码"), filters=[_strip], validators=[
+    code = StringField(_l("签到码"), filters=[strip], validators=[
         DataRequired(_l("请输入或扫描签到码")), Length(max=40, message=_l("签到码不正确"))],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"})
 
@@ -152,7 +159,7 @@ class DecideForm(FlaskForm):
         SelectChoice("reject", _l("不认定"))], validators=[DataRequired(_l("请选择审核结果"))])
     hours = Hours(_l("调整后的时长（小时）"), validators=[
         Optional(), NumberRange(Decimal(0), Decimal(24), _l("时长要在0到24小时之间"))])
-    reason = StringField(_l("理由（调整或不认定时必填）"), filters=[_strip], validators=[
+    reason = StringField(_l("理由（调整或不认定时必填）"), filters=[strip], validators=[
         Length(max=200, message=_l("不能超过200个字"))])
 
     def validate_hours(self, field):
@@ -165,19 +172,19 @@ class DecideForm(FlaskForm):
 
 
 class TeamForm(FlaskForm):
-    name = StringField(_l("团队名称"), filters=[_strip], validators=[
+    name = StringField(_l("团队名称"), filters=[strip], validators=[
         DataRequired(_l("请输入团队名称")), Length(max=40, message=_l("不能超过40个字"))])
     skill = SelectField(_l("主要服务类别"), choices=_choices(SKILLS, SKILL_LABELS))
-    description = TextAreaField(_l("简介（选填）"), filters=[_strip], validators=[
+    description = TextAreaField(_l("简介（选填）"), filters=[strip], validators=[
         Length(max=500, message=_l("不能超过500个字"))], render_kw={"rows": 3})
 
 
 class OfferForm(FlaskForm):
-    name = StringField(_l("服务名称"), filters=[_strip], validators=[
+    name = StringField(_l("服务名称"), filters=[strip], validators=[
         DataRequired(_l("请输入服务名称")), Length(max=40, message=_l("不能超过40个字"))])
-    description = StringField(_l("说明（居民点单时看到）"), filters=[_strip], validators=[
+    description = StringField(_l("说明（居民点单时看到）"), filters=[strip], validators=[
         Length(max=200, message=_l("不能超过200个字"))])
-    team = SelectField(_l("通常派给"), coerce=int, validate_choice=False)
+    team = SelectField(_l("通常派给"), coerce=id_or_error, validate_choice=False)
 
     def validate_team(self, field):
         if field.data not in {choice.value for choice in field.choices}:
@@ -185,27 +192,27 @@ class OfferForm(FlaskForm):
 
 
 class StationForm(FlaskForm):
-    name = StringField(_l("服务站名称"), filters=[_strip], validators=[
+    name = StringField(_l("服务站名称"), filters=[strip], validators=[
         DataRequired(_l("请输入服务站名称")), Length(max=40, message=_l("不能超过40个字"))])
-    address = StringField(_l("地址"), filters=[_strip], validators=[
+    address = StringField(_l("地址"), filters=[strip], validators=[
         DataRequired(_l("请输入地址")), Length(max=120, message=_l("不能超过120个字"))])
-    village = SelectField(_l("所在村（社区）"), coerce=_int_or_zero, validate_choice=False)
+    village = SelectField(_l("所在村（社区）"), coerce=id_or_zero, validate_choice=False)
 
 
 class WishForm(FlaskForm):
-    station = SelectField(_l("就近的志愿服务站"), coerce=_int_or_zero, validate_choice=False,
+    station = SelectField(_l("就近的志愿服务站"), coerce=id_or_zero, validate_choice=False,
                           validators=[DataRequired(_l("请选择服务站"))])
-    title = StringField(_l("心愿"), filters=[_strip], validators=[
+    title = StringField(_l("心愿"), filters=[strip], validators=[
         DataRequired(_l("请写下您的心愿")), Length(max=40, message=_l("心愿请在40个字以内"))],
         render_kw={"placeholder": "例如：一副老花镜"})
-    story = TextAreaField(_l("说一说（不要写电话和住址，审核后公开）"), filters=[_strip], validators=[
+    story = TextAreaField(_l("说一说（不要写电话和住址，审核后公开）"), filters=[strip], validators=[
         DataRequired(_l("请简单说一说")),
         Length(max=STORY_MAX, message=_l("请在%(n)d个字以内", n=STORY_MAX))],
         render_kw={"rows": 3})
     value_yuan = IntegerField(_l("大约价值（元）"), default=0, validators=[
         InputRequired(_l("请填写大约价值，没有花费填0")),
         NumberRange(min=0, message=_l("价值不能是负数"))])
-    address = StringField(_l("送到哪里（只给认领的志愿者看）"), filters=[_strip], validators=[
+    address = StringField(_l("送到哪里（只给认领的志愿者看）"), filters=[strip], validators=[
         DataRequired(_l("请填写地址")), Length(max=120, message=_l("地址不能超过120个字"))])
 
 
@@ -213,21 +220,21 @@ class ScreenForm(FlaskForm):
     class Meta:
         csrf = False
 
-    public_name = StringField(_l("公开称呼（不写全名）"), filters=[_strip], validators=[
+    public_name = StringField(_l("公开称呼（不写全名）"), filters=[strip], validators=[
         Length(max=20, message=_l("不能超过20个字"))], render_kw={"placeholder": "东岭村王奶奶"})
-    title = StringField(_l("心愿（可修改）"), filters=[_strip], validators=[
+    title = StringField(_l("心愿（可修改）"), filters=[strip], validators=[
         DataRequired(_l("请填写心愿")), Length(max=40, message=_l("不能超过40个字"))])
-    story = TextAreaField(_l("说明（去掉个人信息后公开）"), filters=[_strip], validators=[
+    story = TextAreaField(_l("说明（去掉个人信息后公开）"), filters=[strip], validators=[
         DataRequired(_l("请填写说明")), Length(max=STORY_MAX)], render_kw={"rows": 3})
-    reason = StringField(_l("不通过的理由"), filters=[_strip], validators=[Length(max=200)])
+    reason = StringField(_l("不通过的理由"), filters=[strip], validators=[Length(max=200)])
 
 
 class ClaimForm(FlaskForm):
-    team = SelectField(_l("认领方"), coerce=_int_or_zero, validate_choice=False)
+    team = SelectField(_l("认领方"), coerce=id_or_zero, validate_choice=False)
 
 
 class NoteForm(FlaskForm):
-    note = TextAreaField(_l("说明"), filters=[_strip], validators=[
+    note = TextAreaField(_l("说明"), filters=[strip], validators=[
         DataRequired(_l("请写一下情况")), Length(max=500, message=_l("不能超过500个字"))],
         render_kw={"rows": 3})
 
@@ -243,20 +250,20 @@ class ThanksForm(FlaskForm):
         SelectChoice(5, _l("5分 非常满意")), SelectChoice(4, _l("4分 满意")),
         SelectChoice(3, _l("3分 一般")), SelectChoice(2, _l("2分 不满意")),
         SelectChoice(1, _l("1分 非常不满意"))], validators=[InputRequired(_l("请选择评分"))])
-    note = StringField(_l("想说的话（选填）"), filters=[_strip], validators=[
+    note = StringField(_l("想说的话（选填）"), filters=[strip], validators=[
         Length(max=200, message=_l("不能超过200个字"))])
 
 
 class OrderForm(FlaskForm):
-    offer = SelectField(_l("服务项目"), coerce=_int_or_zero, validate_choice=False,
+    offer = SelectField(_l("服务项目"), coerce=id_or_zero, validate_choice=False,
                         validators=[DataRequired(_l("请选择服务项目"))])
-    station = SelectField(_l("就近的志愿服务站"), coerce=_int_or_zero, validate_choice=False,
+    station = SelectField(_l("就近的志愿服务站"), coerce=id_or_zero, validate_choice=False,
                           validators=[DataRequired(_l("请选择服务站"))])
-    details = TextAreaField(_l("需要什么帮助"), filters=[_strip], validators=[
+    details = TextAreaField(_l("需要什么帮助"), filters=[strip], validators=[
         DataRequired(_l("请说明需要什么帮助")), Length(max=500, message=_l("请在500个字以内"))],
         render_kw={"rows": 3})
     wanted_on = DateField(_l("希望哪天（选填）"), validators=[Optional()])
-    address = StringField(_l("服务地址（只给派单的团队看）"), filters=[_strip], validators=[
+    address = StringField(_l("服务地址（只给派单的团队看）"), filters=[strip], validators=[
         DataRequired(_l("请填写服务地址")), Length(max=120, message=_l("地址不能超过120个字"))])
     phone = PhoneField(_l("联系电话（只给派单的团队看）"))
 
@@ -265,5 +272,5 @@ class DispatchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    team = SelectField(_l("派给哪个团队"), coerce=_int_or_zero, validate_choice=False,
+    team = SelectField(_l("派给哪个团队"), coerce=id_or_zero, validate_choice=False,
                        validators=[DataRequired(_l("请选择团队"))])

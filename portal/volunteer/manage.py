@@ -28,6 +28,7 @@ from portal.volunteer.models import (Activity, Coordination, HourRecord, Service
                                      SignUp, Team, TeamMember, Volunteer, VolunteerStation, Wish)
 from portal.volunteer.signups import VolunteerRefused
 from portal.web import form_status, render
+from portal.params import arg_ids
 
 bp = Blueprint("coordinate", __name__, url_prefix="/volunteer/manage")
 staff_only(bp, "coordinator")
@@ -99,7 +100,7 @@ def new_team():
             db.session.commit()
             flash(_("团队已建立，您是它的协调员。"), "success")
             return redirect(url_for("coordinate.index"))
-    return render("volunteer/manage/team.html", form=form, status=form_status(form))
+    return render("volunteer/manage/team.html", form=form), form_status(form)
 
 
 @bp.route("/stations/new", methods=["GET", "POST"])
@@ -118,7 +119,7 @@ def new_station():
             db.session.commit()
             flash(_("服务站已建立，您是它的协调员。"), "success")
             return redirect(url_for("coordinate.index"))
-    return render("volunteer/manage/station.html", form=form, status=form_status(form))
+    return render("volunteer/manage/station.html", form=form), form_status(form)
 
 
 # -- the service menu (点单) --------------------------------------------------------------------
@@ -147,8 +148,7 @@ def offers():
                               .order_by(ServiceOffer.active.desc(), ServiceOffer.position,
                                         ServiceOffer.id)).all()
     return render("volunteer/manage/offers.html", form=form, menu=menu,
-                  keeps={o.id for o in menu if access.keeps_offer(current_user, o)},
-                  status=form_status(form))
+                  keeps={o.id for o in menu if access.keeps_offer(current_user, o)}), form_status(form)
 
 
 @bp.route("/offers/<int:offer_id>/<any(stop, resume):change>", methods=["POST"])
@@ -200,7 +200,7 @@ def new_activity():
                 return redirect(url_for("coordinate.activity", activity_id=made[0].id))
     if form.errors or form.form_errors:
         status = 422
-    return render("volunteer/manage/new_activity.html", form=form, status=status)
+    return render("volunteer/manage/new_activity.html", form=form), status
 
 
 def _roster(activity: Activity) -> tuple[list[SignUp], dict[int, HourRecord]]:
@@ -260,7 +260,7 @@ def scan(activity_id: int):
 def tick(activity_id: int):
     """The tick list: the ticked volunteers attended the whole activity."""
     found = access.activity_or_404(current_user, activity_id)
-    ids = [int(x) for x in request.form.getlist("signup") if x.isdigit()]
+    ids = arg_ids("signup")
     return _acted(found, lambda: _("已登记%(n)d人出勤，时长待审核。", n=hours.tick(
         found, ids, now=local_now(), actor_id=current_user.id)))
 

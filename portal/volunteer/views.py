@@ -24,6 +24,7 @@ from portal.volunteer.models import (Activity, HourRecord, ServiceOffer, Service
                                      TeamMember, Volunteer, VolunteerStation, Wish)
 from portal.volunteer.signups import VolunteerRefused
 from portal.web import form_status, render, safe_next, user_key
+from portal.params import arg_id, page_number
 
 bp = Blueprint("volunteer", __name__, url_prefix="/volunteer")
 PER_PAGE = 20
@@ -78,10 +79,10 @@ def activities():
     form.team.choices = _options(_teams(), _("全部团队"))
     form.station.choices = _options(_stations(), _("全部服务站"))
     form.validate()  # a malformed date is ignored (and said), the rest still filters
-    page = db.paginate(upcoming(form, local_now()), page=request.args.get("page", 1, type=int),
+    page = db.paginate(upcoming(form, local_now()), page=page_number(),
                        per_page=PER_PAGE, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render("volunteer/activities.html", partial="volunteer/_activities.html", form=form,
+    return render("volunteer/activities.html", "volunteer/_activities.html", form=form,
                   page=page, args=args)
 
 
@@ -176,8 +177,7 @@ def register():
         if not form.errors:
             flash(_("志愿者信息已保存。"), "success")
             return redirect(safe_next(request.args.get("next"), url_for("volunteer.mine")))
-    return render("volunteer/register.html", form=form, volunteer=volunteer,
-                  status=form_status(form))
+    return render("volunteer/register.html", form=form, volunteer=volunteer), form_status(form)
 
 
 def _fill(form: VolunteerForm, volunteer: Volunteer | None) -> None:
@@ -288,8 +288,7 @@ def new_wish():
         else:
             flash(_("心愿已提交。协调员审核后（去掉个人信息）会登上心愿墙。"), "success")
             return redirect(url_for("volunteer.wish", wish_id=wish.id))
-    return render("volunteer/new_wish.html", form=form, max_value=wishes.max_value(),
-                  status=422 if form.errors or form.form_errors else 200)
+    return render("volunteer/new_wish.html", form=form, max_value=wishes.max_value()), 422 if form.errors or form.form_errors else 200
 
 
 def _wish_or_404(wish_id: int) -> Wish:
@@ -415,7 +414,7 @@ def new_order():
     form.offer.choices = _options(_offers(), _("请选择"))
     form.station.choices = _options(_stations(), _("请选择"))
     if request.method == "GET":
-        form.offer.data = request.args.get("offer", 0, type=int)
+        form.offer.data = arg_id("offer") or 0
         form.phone.data = current_user.phone
     if form.validate_on_submit():
         offer = db.session.get(ServiceOffer, form.offer.data)
@@ -432,8 +431,7 @@ def new_order():
         else:
             flash(_("已下单。服务站派单、志愿者接单后都会通知您。"), "success")
             return redirect(url_for("volunteer.order", order_id=order.id))
-    return render("volunteer/new_order.html", form=form,
-                  status=422 if form.errors or form.form_errors else 200)
+    return render("volunteer/new_order.html", form=form), 422 if form.errors or form.form_errors else 200
 
 
 def _order_or_404(order_id: int) -> ServiceOrder:

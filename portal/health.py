@@ -1,0 +1,49 @@
+"""What `/healthz` checks: the database answers at the schema the code expects, and the data
+dir's search index and uploads can be written. A load balancer takes a node out on 503."""
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from flask import current_app
+from sqlalchemy import text
+
+from portal.config import PROJECT_ROOT
+from portal.extensions import db
+
+
+@cache
+def expected_revision() -> str:
+    """The newest migration this code ships (read once per process)."""
+    return ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
+
+
+def _writable(folder: Path) -> bool:
+    """The folder exists (or can be made) and a file can be created in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def check() -> dict[str, str]:
+    """Each part → "ok" or what is wrong with it."""
+    report = {"database": "ok"}
+    try:
+        revision = db.session.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception as error:  # any failure to reach the database or its schema
+        db.session.rollback()
+        current_app.logger.warning("health check: database unavailable: %s", str(error)[:200])
+        report["database"] = "unavailable"
+    else:
+        db.session.rollback()
+        if revision != expected_revision():
+            report["database"] = f"schema {revision or 'missing'}, expected " \
+                                 f"{expected_revision()}: run `flask db upgrade`"
+    data = Path(current_app.config["PORTAL_DATA_DIR"])
+    report["search"] = "ok" if _writable(data / "search") else "index folder not writable"
+    report["uploads"] = "ok" if _writable(data / "uploads") else "upload folder not writable"
+    return report
