@@ -33,6 +33,9 @@ class Defaults:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "portal" / "translations")
     LANGUAGES = {"zh": "简体中文", "en": "English"}
+    # Said explicitly: Flask-Limiter keeps the last app's setting on its (shared) instance, so
+    # an app made with limits off (a load test) would switch them off for the next one.
+    RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"

@@ -123,6 +123,13 @@ def create_sqlite_file(engine: Engine) -> None:
         sqlite3.connect(path).close()
 
 
+def release_lock() -> None:
+    """End this request's transaction before slow work (a password hash, re-encoding photos)
+    so that other writers need not wait for it; the next statement begins afresh (and takes
+    the lock again on SQLite). What was loaded is expired: read what the work needs first."""
+    db.session.commit()
+
+
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """A transaction that holds SQLite's write lock from its first statement.

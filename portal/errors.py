@@ -45,6 +45,12 @@ def _without_database(code: int):
     return body, code, {"Retry-After": str(RETRY_AFTER_SECONDS)} if code == 503 else {}
 
 
+def _unique_violation(error: IntegrityError) -> bool:
+    """PostgreSQL's unique_violation (23505) or SQLite's UNIQUE constraint."""
+    return getattr(error.orig, "sqlstate", None) == "23505" \
+        or "UNIQUE constraint failed" in str(error.orig)
+
+
 def register_errorhandlers(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
@@ -70,8 +76,11 @@ def register_errorhandlers(app) -> None:
     @app.errorhandler(IntegrityError)
     def twin_saved(error):
         """A unique index refused a twin saved at the same moment by someone else (forms
-        check first; this is the moment between the check and the insert)."""
-        current_app.logger.warning("integrity error on %s %s: %s", request.method,
+        check first; this is the moment between the check and the insert). Any other broken
+        constraint is a defect: a 500, logged."""
+        if not _unique_violation(error):
+            return unexpected(error)
+        current_app.logger.warning("unique index on %s %s: %s", request.method,
                                    request.path, str(error.orig)[:200])
         db.session.rollback()
         return render_error(409)

@@ -203,3 +203,30 @@ def test_two_admins_giving_the_same_role_at_once_get_a_message(app, town, page):
     assert "另一位管理员刚刚同时修改" in raced.text(".error-summary")
     assert db.session.scalar(select(func.count()).select_from(UserRole).where(
         UserRole.user_id == person.id)) == 1
+
+
+def test_a_twin_refused_by_a_unique_index_is_a_409_page_other_constraints_a_500(tmp_path,
+                                                                                database_url):
+    from portal.accounts.models import User
+    app = make_app(tmp_path, database_url)
+
+    @app.route("/twin", methods=["POST"])
+    def twin():
+        db.session.add_all([User(phone="13911159999", name="甲", password_hash="x"),
+                            User(phone="13911159999", name="乙", password_hash="x")])
+        db.session.commit()
+
+    @app.route("/broken", methods=["POST"])
+    def broken():
+        db.session.add(User(phone="13911159998", name=None, password_hash="x"))
+        db.session.commit()
+
+    app.config["WTF_CSRF_ENABLED"] = False
+    with app.app_context():
+        client = app.test_client()
+        twin_page = client.post("/twin")
+        assert twin_page.status_code == 409 and "同一时刻有人保存了相同的内容" in twin_page.get_data(
+            as_text=True)
+        assert client.post("/broken").status_code == 500
+        db.session.remove()
+        db.engine.dispose()

@@ -303,7 +303,7 @@ def status(ref: str = ""):
             return redirect(url_for("booking.status", ref=booking.ref))
         form.form_errors.append(_("预约编号或手机号后四位不正确，请核对后再试。"))
     if not ref:
-        return render("booking/lookup.html", form=form, ref=ref), 422 if form.errors else 200
+        return render("booking/lookup.html", form=form, ref=ref), form_status(form)
     return _lookup_page(ref, form, status=422 if form.errors else 404)
 
 

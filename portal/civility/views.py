@@ -22,6 +22,7 @@ from portal.civility.forms import (AppealForm, DecideForm, ReasonForm, RectifyFo
                                    ReportForm)
 from portal.civility.models import (Appeal, Department, Issue, Photo, Report, ReportCategory)
 from portal.civility.workflow import CivilityRefused
+from portal.database import release_lock
 from portal.extensions import db, limiter
 from portal.security import staff_only
 from portal.timeutil import local_today, utcnow
@@ -81,7 +82,8 @@ def item(report_id: int):
                             text=form.text.data)
         flash(_("已收到您的申诉，文明办会核实处理，并把结果发到您的手机。"), "success")
         return redirect(url_for("civility.item", report_id=report.id))
-    return render("civility/item.html", report=report, form=form, today=local_today()), form_status(form)
+    return (render("civility/item.html", report=report, form=form, today=local_today()),
+            form_status(form))
 
 
 @bp.route("/civility/photos/<int:photo_id>/<any(full, thumb):size>")
@@ -122,6 +124,7 @@ def report():
     form.category.choices = _categories()
     status = form_status(form)
     if request.method == "POST":
+        release_lock()  # decoding and re-encoding photos is slow: nobody waits for it
         processed, problems = _photos(request.files.getlist("photos"))
         for problem in problems:
             form.form_errors.append(problem)

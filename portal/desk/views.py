@@ -469,7 +469,7 @@ def figures():
     """The station's figures by day for a period (default: the last 30 days)."""
     form, station, first, last, rows, total = _figures()
     return render("desk/stats.html", form=form, station=station, first=first, last=last,
-                  rows=rows, total=total, stations=access.stations_for(_me())), 422 if form.errors else 200
+                  rows=rows, total=total, stations=access.stations_for(_me())), form_status(form)
 
 
 @bp.route("/stats.<any(csv, xlsx):kind>")

@@ -11,7 +11,8 @@ from portal.booking.forms import LookupForm
 from portal.booking.models import Booking
 from portal.booking.service import normalise_ref
 from portal.extensions import db, limiter
-from portal.web import ELDER_COOKIE, KIOSK_COOKIE, LANG_COOKIE, cookies_secure, is_kiosk, render
+from portal.web import (ELDER_COOKIE, KIOSK_COOKIE, LANG_COOKIE, cookies_secure, form_status,
+                        is_kiosk, render)
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 
@@ -42,7 +43,7 @@ def rate():
             form.form_errors.append(_("这个事项还没有办结，办结后才能评价。"))
         else:
             form.form_errors.append(_("预约编号或手机号后四位不正确，请核对后再试。"))
-    return render("kiosk/rate.html", form=form), 422 if form.errors else 200
+    return render("kiosk/rate.html", form=form), form_status(form)
 
 
 def _fresh_start():

@@ -288,7 +288,8 @@ def new_wish():
         else:
             flash(_("心愿已提交。协调员审核后（去掉个人信息）会登上心愿墙。"), "success")
             return redirect(url_for("volunteer.wish", wish_id=wish.id))
-    return render("volunteer/new_wish.html", form=form, max_value=wishes.max_value()), 422 if form.errors or form.form_errors else 200
+    return (render("volunteer/new_wish.html", form=form, max_value=wishes.max_value()),
+            form_status(form))
 
 
 def _wish_or_404(wish_id: int) -> Wish:
@@ -431,7 +432,7 @@ def new_order():
         else:
             flash(_("已下单。服务站派单、志愿者接单后都会通知您。"), "success")
             return redirect(url_for("volunteer.order", order_id=order.id))
-    return render("volunteer/new_order.html", form=form), 422 if form.errors or form.form_errors else 200
+    return render("volunteer/new_order.html", form=form), form_status(form)
 
 
 def _order_or_404(order_id: int) -> ServiceOrder:
