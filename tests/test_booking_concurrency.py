@@ -5,19 +5,10 @@ once over HTTP against gunicorn with several worker processes.
 """
 from __future__ import annotations
 
-import http.cookiejar
-import os
 import re
-import socket
-import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -28,8 +19,8 @@ from portal.extensions import db
 from portal.places.models import Station
 from portal.timeutil import local_now
 from tests.conftest import race
+from tests.live import Browser, gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIRMS = 50
 PLACES = 2
 
@@ -168,38 +159,6 @@ def test_crossing_moves_between_two_stations_do_not_deadlock(app, wide_app, town
     counters_match_bookings(a, b)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Browser:
-    """A minimal HTTP client with its own cookie jar (one per simulated person)."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect())
-
-    def get(self, path: str) -> str:
-        with self.opener.open(self.base + path, timeout=30) as response:
-            return response.read().decode()
-
-    def post(self, path: str, data: dict) -> int:
-        body = urllib.parse.urlencode(data).encode()
-        try:
-            with self.opener.open(self.base + path, data=body, timeout=60) as response:
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="gunicorn needs a POSIX system")
 def test_fifty_confirms_over_http_against_gunicorn_workers(app, database_url, tmp_path, town):
     if not database_url.startswith("sqlite"):
@@ -208,22 +167,7 @@ def test_fifty_confirms_over_http_against_gunicorn_workers(app, database_url, tm
     item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-004"))
     day, slot = service.first_free(station, "online", local_now() + timedelta(days=1))
     db.session.remove()
-    port = _free_port()
-    factory = ("portal:create_app({'SECRET_KEY': 'gunicorn-test', 'RATELIMIT_ENABLED': False, "
-               "'SESSION_COOKIE_SECURE': False, "
-               f"'PORTAL_DATA_DIR': {str(tmp_path)!r}, 'DATABASE_URL': {database_url!r}}})")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", "3", "--threads", "4",
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", factory],
-        cwd=ROOT, env={**os.environ, "PORTAL_DATA_DIR": str(tmp_path)})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with gunicorn(database_url, tmp_path, workers=3, threads=4) as base:
         path = f"/services/{item.code}/book/{station.id}/{day.isoformat()}/{slot.starts:%H%M}"
         people = [Browser(base) for _ in range(CONFIRMS)]
         forms = []
@@ -244,9 +188,6 @@ def test_fifty_confirms_over_http_against_gunicorn_workers(app, database_url, tm
             t.start()
         for t in threads:
             t.join(timeout=120)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     assert sorted(codes).count(302) == PLACES and codes.count(409) == CONFIRMS - PLACES, codes
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Booking).where(
