@@ -1,9 +1,9 @@
 """Writers wait their turn: many people submitting at the same instant, through gunicorn with
 several worker processes, on SQLite (whose locks are per process) and PostgreSQL.
 
-Logins, registrations, notice saves, civility reports, service-menu edits and home-visit
-requests are released together behind a barrier: no response is ≥ 500, and every submission
-is saved. On the landed main before this change, two simultaneous logins already gave a 500
+Logins, registrations, notice saves, civility reports, service-menu edits, home-visit
+requests and figure exports (a GET that writes its audit entry) are released together behind
+a barrier: no response is ≥ 500, and every submission is saved. On the landed main before this change, two simultaneous logins already gave a 500
 ("database is locked": the expired-session DELETE of a transaction that had read first).
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from portal.accounts.models import LoginSession, User
+from portal.audit import AuditEvent
 from portal.booking.models import HomeVisitRequest, ServiceItem
 from portal.civility.models import Report, ReportCategory
 from portal.extensions import db
@@ -30,7 +31,7 @@ from tests.live import Browser, gunicorn
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="gunicorn needs a POSIX system")
 
-LOGINS, REGISTRATIONS, NOTICES, REPORTS, OFFERS, VISITS = 14, 6, 4, 4, 4, 4
+LOGINS, REGISTRATIONS, NOTICES, REPORTS, OFFERS, VISITS, EXPORTS = 14, 6, 4, 4, 4, 4, 4
 
 
 def _photo() -> bytes:
@@ -89,6 +90,10 @@ def _prepared(base: str, town_id: int) -> list:
             "csrf_token": guest.token(path), "name": f"上门{n}", "phone": f"1362000{n:04d}",
             "address": "东岭村3组", "reason": "elderly", "station": str(station),
             "preferred_days": "", "note": ""}, None))
+    for _ in range(EXPORTS):  # a GET that writes: the export's audit entry
+        clerk = Browser(base)
+        clerk.login("13800000101", DEMO_PASSWORD)
+        jobs.append((clerk, "/desk/stats.csv", None, None))
     return jobs
 
 
@@ -98,6 +103,9 @@ def test_simultaneous_writers_of_every_kind_all_get_saved(app, database_url, tmp
     town_id = town.id
     before = {model: db.session.scalar(select(func.count()).select_from(model))
               for model in (Notice, Report, ServiceOffer, HomeVisitRequest)}
+    exported = select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "stats.export")
+    exports_before = db.session.scalar(exported)
     db.session.remove()
     with gunicorn(database_url, tmp_path, workers=3, threads=4) as base:
         jobs = _prepared(base, town_id)
@@ -108,7 +116,7 @@ def test_simultaneous_writers_of_every_kind_all_get_saved(app, database_url, tmp
         def submit(k):
             person, path, data, files = jobs[k]
             barrier.wait(timeout=60)
-            codes[k] = person.post(path, data, files)
+            codes[k] = person.open(path)[0] if data is None else person.post(path, data, files)
 
         threads = [threading.Thread(target=submit, args=(k,)) for k in range(len(jobs))]
         for t in threads:
@@ -124,6 +132,7 @@ def test_simultaneous_writers_of_every_kind_all_get_saved(app, database_url, tmp
     assert after[Report] - before[Report] == REPORTS
     assert after[ServiceOffer] - before[ServiceOffer] == OFFERS
     assert after[HomeVisitRequest] - before[HomeVisitRequest] == VISITS
+    assert db.session.scalar(exported) - exports_before == EXPORTS
     assert db.session.scalar(select(func.count()).select_from(User).where(
         User.phone.like("1361000%"))) == REGISTRATIONS
     signed_in = db.session.scalar(select(func.count(func.distinct(LoginSession.user_id)))
