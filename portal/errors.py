@@ -21,12 +21,15 @@ MESSAGES = {
           _l("同一时刻有人保存了相同的内容，您这次提交没有保存。请返回上一页，刷新后检查再提交。")),
     413: (_l("文件太大"), _l("上传的内容超过了大小限制，请压缩或减少文件后再试。")),
     429: (_l("操作太频繁"), _l("请稍等片刻再试。")),
-    # Honest about what happened: the transaction was rolled back, what was saved before stays.
-    500: (_l("系统出错了"),
-          _l("很抱歉，系统暂时出现问题。您刚才提交的内容没有保存，之前保存的内容不受影响。请稍后再试。")),
-    503: (_l("暂时无法服务"),
-          _l("系统正在维护或暂时繁忙，请稍等一两分钟再试。您刚才提交的内容没有保存，之前保存的内容不受影响。")),
+    500: (_l("系统出错了"), _l("很抱歉，系统暂时出现问题，请稍后再试。")),
+    503: (_l("暂时无法服务"), _l("系统正在维护或暂时繁忙，请稍等一两分钟再试。")),
 }
+# Honest about a form sent when it happened: its transaction was rolled back.
+NOT_SAVED = _l("您刚才提交的内容没有保存，之前保存的内容不受影响。请稍后重新提交。")
+
+
+def _submitted() -> str | None:
+    return NOT_SAVED if request.method not in ("GET", "HEAD") else None
 
 
 def render_error(code: int, detail: str | None = None):
@@ -41,7 +44,7 @@ def _without_database(code: int):
     shown as signed out for this one page."""
     db.session.rollback()
     g._login_user = login_manager.anonymous_user()
-    body, code = render_error(code)
+    body, code = render_error(code, _submitted())
     return body, code, {"Retry-After": str(RETRY_AFTER_SECONDS)} if code == 503 else {}
 
 
@@ -101,4 +104,4 @@ def register_errorhandlers(app) -> None:
             return http_error(error)
         db.session.rollback()
         current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        return render_error(InternalServerError.code)
+        return render_error(InternalServerError.code, _submitted())
