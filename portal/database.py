@@ -159,3 +159,13 @@ def read_transaction() -> Iterator[None]:
     finally:
         db.session.commit()
         _immediate.reset(token)
+
+
+def insert_ignore(model, **values) -> None:
+    """Insert a row unless one with the same key exists (a counter's first use), on either
+    database, without a race between looking and inserting."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())

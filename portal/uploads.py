@@ -18,6 +18,8 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from portal.refused import Refused
+
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of .doc and .xls (Office 97–2003)
 DOCUMENT_KINDS = {"pdf": "application/pdf",
                   "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -28,10 +30,11 @@ EXTENSIONS = {"pdf": "pdf", "docx": "docx", "xlsx": "xlsx", "doc": "doc", "xls":
               "png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp"}
 
 
-class UploadRefused(Exception):
+class UploadRefused(Refused):
+    """A file that cannot be taken; `message` says why."""
+
     def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
+        super().__init__("upload", message)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,42 @@ def render(template: str, partial: str | None = None, /, **context):
     return response
 
 
+def attempt(step, done=None) -> bool:
+    """Run a domain step for a button: its refusal is rolled back and shown as an error,
+    else `done` (or what the step returned) as a success. True when it went through."""
+    from flask import flash
+
+    from portal.extensions import db
+    from portal.refused import Refused
+    try:
+        result = step()
+    except Refused as refused:
+        db.session.rollback()
+        flash(str(refused.message), "error")
+        return False
+    if text := str(done if done is not None else result or ""):
+        flash(text, "success")
+    return True
+
+
+def attempted(step, back: str, done=None):
+    """`attempt(step, done)`, then back to the page the button was on."""
+    from flask import redirect
+    attempt(step, done)
+    return redirect(back)
+
+
+def refusal(refused, back: str):
+    """A refusal caught by a view that goes on with the step's result otherwise: shown as
+    an error, back to the page the button was on."""
+    from flask import flash, redirect
+
+    from portal.extensions import db
+    db.session.rollback()
+    flash(str(refused.message), "error")
+    return redirect(back)
+
+
 def form_status(form) -> int:
     """422 when a submitted form has errors (htmx swaps it, see templating.HTMX_CONFIG)."""
     return 422 if form.errors else 200

@@ -17,14 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from portal import audit
 from portal.accounts.models import ROLES, User, UserRole
 from portal.extensions import db
+from portal.refused import Refused
 
 
-class StaffRefused(Exception):
-    """A rule said no; `message` says why, `field` which answer it is about."""
+class StaffRefused(Refused):
+    """A rule said no; `message` says why, `code` is the form field it is about."""
 
-    def __init__(self, field_name: str, message):
-        super().__init__(field_name)
-        self.field, self.message = field_name, message
+    @property
+    def field(self) -> str:
+        return self.code
 
 
 @dataclass

@@ -126,12 +126,12 @@ def _walk_in(station, item, name, phone, status, day, slot_index, clerk, wait=8,
                       ends=ends, channel="walkin", name=name, phone=phone, status=status,
                       created_at=came)
     db.session.add(booking)
-    service._event(booking, "book", None, "booked", clerk.id, "walkin")
+    service.record_event(booking, "book", None, "booked", clerk.id, "walkin")
     booking.events[-1].at = came
     at, previous = came, "booked"
     for step in PATHS[status]:
         at += timedelta(minutes={"check_in": 0, "accept": wait, "start": 1}.get(step, handle))
-        service._event(booking, step, previous, STATUS_AFTER[step],
+        service.record_event(booking, step, previous, STATUS_AFTER[step],
                        None if step == "no_show" else clerk.id, NOTES.get(step, "演示数据"))
         booking.events[-1].at = at
         _stamp(booking, step, at, clerk)

@@ -23,23 +23,20 @@ from portal.booking.models import (OPEN_STATUSES, POOL_OF_CHANNEL, Booking, Book
                                    OpenBookingCount, ServiceItem, SlotUsage)
 from portal.booking.slots import (BOOKING_HORIZON_DAYS, MIN_LEAD, Slot, bookable_days,
                                   day_slots)
-from portal.database import write_transaction
+from portal.database import insert_ignore, write_transaction
 from portal.extensions import db
 from portal.notifications import notify
 from portal.places.hours import cached_week
 from portal.places.models import Station, new_version
+from portal.refused import Refused
 from portal.timeutil import utcnow
 
 REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed safely
 REF_LENGTH = 8  # 32^8 ≈ 10^12 codes: guessing one is hopeless under the look-up rate limit
 
 
-class BookingRefused(Exception):
-    """A booking rule said no; `message` is shown to the person, `code` is for code."""
-
-    def __init__(self, code: str, message):
-        super().__init__(code)
-        self.code, self.message = code, message
+class BookingRefused(Refused):
+    """A booking rule said no (a slot full, the window closed …)."""
 
 
 def new_ref() -> str:
@@ -149,14 +146,6 @@ def stations_by_nearness(stations: list[Station], home: Station | None) -> list[
     return sorted(stations, key=lambda s: (s.id != home.id, distance_km(home, s), s.position))
 
 
-def _insert_ignore(model, **values) -> None:
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
-
-
 # Lock order, so two transactions never wait on each other in a circle (PostgreSQL would
 # abort one): the booking row, then the phone's counter, then slot rows in (station, day,
 # start) order, each followed by its station row (the usage version).
@@ -173,7 +162,7 @@ def _take_place(station: Station, day: date, starts: time, pool: str) -> bool:
         SlotUsage.pool == pool, SlotUsage.taken < station.capacity(pool),
     ).values(taken=SlotUsage.taken + 1)
     if db.session.execute(take).rowcount != 1:  # full, or nobody has booked this slot yet
-        _insert_ignore(SlotUsage, station_id=station.id, day=day, starts=starts, pool=pool,
+        insert_ignore(SlotUsage, station_id=station.id, day=day, starts=starts, pool=pool,
                        taken=0)
         if db.session.execute(take).rowcount != 1:
             return False
@@ -196,7 +185,7 @@ def _hold_for(phone: str) -> bool:
     ).values(open_count=OpenBookingCount.open_count + 1)
     if db.session.execute(hold).rowcount == 1:
         return True
-    _insert_ignore(OpenBookingCount, phone=phone, open_count=0)  # a first booking
+    insert_ignore(OpenBookingCount, phone=phone, open_count=0)  # a first booking
     return db.session.execute(hold).rowcount == 1
 
 
@@ -255,8 +244,8 @@ def book(*, item: ServiceItem, station: Station, day: date, starts: time, channe
                               ends=ends, channel=channel, name=name, phone=phone,
                               user_id=user_id, idempotency_key=idempotency_key)
             db.session.add(booking)
-            _event(booking, "book", None, "booked", actor_id, channel)
-            _tell(booking, "booked", f"您已预约 {_when(booking)} 在{station.name}办理“{item.name}”，"
+            record_event(booking, "book", None, "booked", actor_id, channel)
+            tell(booking, "booked", f"您已预约 {_when(booking)} 在{station.name}办理“{item.name}”，"
                                      f"预约编号 {booking.ref}。请按办事指南带齐材料。")
             db.session.commit()
             return booking
@@ -304,8 +293,8 @@ def cancel(booking: Booking, *, now: datetime, actor_id: int | None, note: str =
         release_hold(booking.phone)
         _release_place(booking.station_id, booking.day, booking.starts, booking.pool)
         db.session.refresh(booking)
-        _event(booking, "cancel", "booked", "cancelled", actor_id, note)
-        _tell(booking, "cancelled", f"您在{booking.station.name}{_when(booking)}办理“{booking.item.name}”"
+        record_event(booking, "cancel", "booked", "cancelled", actor_id, note)
+        tell(booking, "cancelled", f"您在{booking.station.name}{_when(booking)}办理“{booking.item.name}”"
                                     f"的预约（{booking.ref}）已取消。")
         db.session.commit()
 
@@ -338,8 +327,9 @@ def move(booking: Booking, *, station: Station, day: date, starts: time, now: da
         for step in ((release, take) if was < (station.id, day, starts) else (take, release)):
             step()
         db.session.refresh(booking)
-        _event(booking, "move", "booked", "booked", actor_id, f"{old} → {station.name} {_when(booking)}")
-        _tell(booking, "moved", f"您的预约（{booking.ref}）已改到 {_when(booking)}，{station.name}。")
+        record_event(booking, "move", "booked", "booked", actor_id,
+                     f"{old} → {station.name} {_when(booking)}")
+        tell(booking, "moved", f"您的预约（{booking.ref}）已改到 {_when(booking)}，{station.name}。")
         db.session.commit()
 
 
@@ -347,12 +337,15 @@ def _when(booking: Booking) -> str:
     return f"{booking.day:%m月%d日} {booking.starts:%H:%M}"
 
 
-def _event(booking: Booking, action: str, from_status, to_status, actor_id, note="") -> None:
+def record_event(booking: Booking, action: str, from_status, to_status, actor_id,
+                 note="") -> None:
+    """A step on the booking's timeline (the desk's and the ratings' steps too)."""
     booking.events.append(BookingEvent(action=action, from_status=from_status,
                                        to_status=to_status, actor_id=actor_id, note=note or ""))
 
 
-def _tell(booking: Booking, kind: str, body: str) -> None:
+def tell(booking: Booking, kind: str, body: str) -> None:
+    """A message to the booking's person (by account and phone), in this transaction."""
     db.session.flush()
     notify(phone=booking.phone, user_id=booking.user_id, kind=kind, body=body,
            booking_id=booking.id)
@@ -374,7 +367,7 @@ def send_reminders(day: date) -> int:
     count = 0
     for booking in db.session.scalars(select(Booking).where(and_(
             Booking.day == day, Booking.status == "booked", Booking.reminded_at.is_(None)))):
-        _tell(booking, "reminder", f"提醒：明天 {booking.starts:%H:%M} 请到{booking.station.name}"
+        tell(booking, "reminder", f"提醒：明天 {booking.starts:%H:%M} 请到{booking.station.name}"
                                    f"（{booking.station.address}）办理“{booking.item.name}”，"
                                    f"预约编号 {booking.ref}。")
         booking.reminded_at = utcnow()

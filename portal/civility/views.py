@@ -26,7 +26,7 @@ from portal.database import release_lock
 from portal.extensions import db, limiter
 from portal.security import staff_only
 from portal.timeutil import local_today, utcnow
-from portal.web import form_status, render, user_key
+from portal.web import attempt, form_status, render, user_key
 from portal.params import arg_id, arg_ids
 
 bp = Blueprint("civility", __name__)
@@ -241,31 +241,21 @@ def review(report_id: int):
                   departments=departments)
 
 
-def _do(step, done: str) -> None:
-    try:
-        step()
-    except CivilityRefused as refused:
-        db.session.rollback()
-        flash(refused.message, "error")
-    else:
-        flash(done, "success")
-
-
 @moderate.route("/reports/<int:report_id>/<any(verify, reject, merge):action>", methods=["POST"])
 def decide_report(report_id: int, action: str):
     found = _report_or_404(report_id)
     if action == "verify":
-        _do(lambda: workflow.verify(found, current_user,
+        attempt(lambda: workflow.verify(found, current_user,
                                     arg_id("department", request.form) or None),
             _("已核实，将在下一期公开。"))
     elif action == "reject":
         form = ReasonForm()
-        _do(lambda: workflow.reject(found, current_user, form.reason.data or ""),
+        attempt(lambda: workflow.reject(found, current_user, form.reason.data or ""),
             _("已不采用，理由已告知报告人。"))
     elif (into := db.session.get(Report, arg_id("into", request.form) or 0)) is None:
         flash(_("请选择要合并到的报告。"), "error")
     else:
-        _do(lambda: workflow.merge(found, into, current_user), _("已合并。"))
+        attempt(lambda: workflow.merge(found, into, current_user), _("已合并。"))
     return redirect(url_for("moderate.review", report_id=found.id))
 
 
@@ -358,7 +348,7 @@ def rectify(report_id: int, step: str):
             flash(refused.message, "error")
             return redirect(url_for("department.items"))
     if form.validate_on_submit():
-        _do(lambda: workflow.rectify(found, current_user, step, form.note.data or "", after),
+        attempt(lambda: workflow.rectify(found, current_user, step, form.note.data or "", after),
             _("已记录。"))
     return redirect(url_for("department.items"))
 

@@ -26,6 +26,7 @@ from portal.civility.models import (STATUS_LABELS, Appeal, Issue, Photo, Report,
 from portal.extensions import db
 from portal.notifications import notify
 from portal.places.workdays import add_working_days, calendar
+from portal.refused import Refused
 from portal.timeutil import to_local, utcnow
 
 RECTIFY_WORKING_DAYS = 10
@@ -34,10 +35,8 @@ DUPLICATE_HOURS = 24
 DUPLICATE_METRES = 300
 
 
-class CivilityRefused(Exception):
-    def __init__(self, code: str, message):
-        super().__init__(code)
-        self.code, self.message = code, message
+class CivilityRefused(Refused):
+    """A civility-board rule said no."""
 
 
 def retention_days() -> int:

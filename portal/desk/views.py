@@ -35,7 +35,7 @@ from portal.ratings import rules as ratings
 from portal.ratings.models import FollowUp, Rating
 from portal.security import staff_only
 from portal.timeutil import local_now, local_today, utcnow
-from portal.web import form_status, render
+from portal.web import attempt, form_status, render
 from portal.params import arg_id
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
@@ -90,7 +90,7 @@ def check_in():
         flash(_("本站没有编号为 %(ref)s 的预约。请核对编号，或为居民登记现场办理。", ref=ref), "error")
         return redirect(url_for("desk.index", station=station.id))
     if booking.status == "booked":
-        _do(lambda: workflow.check_in(booking, _me()), _("已签到。"))
+        attempt(lambda: workflow.check_in(booking, _me()), _("已签到。"))
     return redirect(url_for("desk.case", ref=booking.ref))
 
 
@@ -130,17 +130,6 @@ def _acting_on(ref: str) -> Booking:
     return booking
 
 
-def _do(step, done_message) -> bool:
-    try:
-        step()
-    except DeskRefused as refused:
-        db.session.rollback()
-        flash(refused.message, "error")
-        return False
-    flash(done_message, "success")
-    return True
-
-
 _STEPS = {  # action → (what it calls, what the clerk is told)
     "check_in": (lambda b, me, note: workflow.check_in(b, me), _l("已签到。")),
     "accept": (lambda b, me, note: workflow.accept(b, me), _l("已受理，您是这个事项的首问负责人。")),
@@ -161,7 +150,7 @@ def step(ref: str, action: str):
     if not form.validate_on_submit():
         return _case_page(booking, 422, **{f"{action}_form": form})
     call, message = _STEPS[action]
-    _do(lambda: call(booking, _me(), form.note.data or ""), str(message))
+    attempt(lambda: call(booking, _me(), form.note.data or ""), str(message))
     return redirect(url_for("desk.case", ref=booking.ref))
 
 
@@ -171,7 +160,7 @@ def reject(ref: str):
     form = ReasonForm(prefix="reject")
     if not form.validate_on_submit():
         return _case_page(booking, 422, reason_form=form)
-    _do(lambda: workflow.reject(booking, _me(), form.note.data), _("已作不予办理，理由已告知居民。"))
+    attempt(lambda: workflow.reject(booking, _me(), form.note.data), _("已作不予办理，理由已告知居民。"))
     return redirect(url_for("desk.case", ref=booking.ref))
 
 
@@ -182,7 +171,7 @@ def cancel(ref: str):
     form = CancelForm(prefix="cancel")
     if not form.validate_on_submit():
         return _case_page(booking, 422, cancel_form=form)
-    _do(lambda: workflow.cancel_for_caller(booking, _me(), form.note.data),
+    attempt(lambda: workflow.cancel_for_caller(booking, _me(), form.note.data),
         _("预约已取消，居民会收到通知。"))
     return redirect(url_for("desk.case", ref=booking.ref))
 
@@ -194,7 +183,7 @@ def return_(ref: str):
     form = ActionForm(prefix="return")
     if not form.validate_on_submit():
         return _case_page(booking, 422, return_form=form)
-    if _do(lambda: workflow.return_for_supplement(booking, _me(), form.note.data or ""),
+    if attempt(lambda: workflow.return_for_supplement(booking, _me(), form.note.data or ""),
            _("已退回补正。请打印一次性告知书交给居民。")):
         return redirect(url_for("desk.notice", ref=booking.ref))
     return redirect(url_for("desk.case", ref=booking.ref))
@@ -206,7 +195,7 @@ def materials(ref: str):
     needed (radio groups named m-<material id>)."""
     booking = _acting_on(ref)
     states = {m.id: request.form.get(f"m-{m.id}") for m in booking.item.materials}
-    _do(lambda: workflow.record_materials(booking, _me(), states), _("材料核对已保存。"))
+    attempt(lambda: workflow.record_materials(booking, _me(), states), _("材料核对已保存。"))
     return redirect(url_for("desk.case", ref=booking.ref) + "#materials")
 
 
@@ -217,7 +206,7 @@ def proxy(ref: str):
     form = ProxyForm()
     if not form.validate_on_submit():
         return _case_page(booking, 422, proxy_form=form)
-    _do(lambda: workflow.record_proxy(booking, _me(), name=form.proxy_name.data,
+    attempt(lambda: workflow.record_proxy(booking, _me(), name=form.proxy_name.data,
                                       phone=form.proxy_phone.data, relation=form.relation.data,
                                       id_card=form.proxy_id_card.data or None),
         _("代办信息已登记。"))

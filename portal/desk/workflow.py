@@ -22,9 +22,10 @@ from portal import audit
 from portal.booking import service
 from portal.booking.models import OPEN_STATUSES, STATUS_LABELS, Booking, OpenBookingCount
 from portal.booking.service import BookingRefused
-from portal.database import write_transaction
+from portal.database import insert_ignore, write_transaction
 from portal.desk.models import MATERIAL_STATES, MaterialCheck
 from portal.extensions import db
+from portal.refused import Refused
 from portal.timeutil import local_now, utcnow
 
 # action: (the states it may start from, the state it leads to)
@@ -51,12 +52,8 @@ RELATION_LABELS = {"child": _l("子女"), "spouse": _l("配偶"), "parent": _l("
 IN_HAND = ("checked_in", "accepted", "in_progress", "forwarded", "returned")
 
 
-class DeskRefused(Exception):
-    """A desk rule said no; `message` is shown to the clerk."""
-
-    def __init__(self, code: str, message):
-        super().__init__(code)
-        self.code, self.message = code, message
+class DeskRefused(Refused):
+    """A desk rule said no; the message is shown to the clerk."""
 
 
 def allowed(booking: Booking, action: str) -> bool:
@@ -107,18 +104,18 @@ def _transition(booking: Booking, action: str, actor, *, note: str = "", tell: s
         elif seen not in OPEN_STATUSES and to in OPEN_STATUSES:
             _hold_again(booking.phone)
         db.session.refresh(booking)
-        service._event(booking, action, seen, to, actor.id, note)
+        service.record_event(booking, action, seen, to, actor.id, note)
         audit.record(f"booking.{action}", booking, ref=booking.ref, from_status=seen,
                      to_status=to, note=note[:200])
         if tell:
-            service._tell(booking, "status", tell)
+            service.tell(booking, "status", tell)
         db.session.commit()
 
 
 def _hold_again(phone: str) -> None:
     """A returned case resumes: it counts against the person's open bookings again (over
     the limit if need be: the resident is at the desk with the missing papers)."""
-    service._insert_ignore(OpenBookingCount, phone=phone, open_count=0)
+    insert_ignore(OpenBookingCount, phone=phone, open_count=0)
     db.session.execute(update(OpenBookingCount).where(OpenBookingCount.phone == phone)
                        .values(open_count=OpenBookingCount.open_count + 1))
 
@@ -250,7 +247,7 @@ def record_proxy(booking: Booking, actor, *, name: str, phone: str, relation: st
         raise DeskRefused("relation", _l("请选择代办人与申请人的关系。"))
     booking.proxy_name, booking.proxy_phone = name, phone
     booking.proxy_relation, booking.proxy_id_card = relation, id_card or None
-    service._event(booking, "proxy", booking.status, booking.status, actor.id,
+    service.record_event(booking, "proxy", booking.status, booking.status, actor.id,
                    f"{name}（{RELATION_LABELS[relation]}）代办")
     audit.record("booking.proxy", booking, ref=booking.ref, relation=relation)
     db.session.commit()

@@ -16,6 +16,7 @@ from portal import audit
 from portal.extensions import db
 from portal.notices.models import STATUS_LABELS, Notice, NoticeRevision
 from portal.notices.render import normal_doc_number
+from portal.refused import Refused
 from portal.search import add_to_index
 from portal.timeutil import to_local, utcnow
 
@@ -23,10 +24,8 @@ FIELDS = ("title", "doc_number", "agency", "category", "written_on", "validity",
           "body_format")
 
 
-class NoticeRefused(Exception):
-    def __init__(self, code: str, message):
-        super().__init__(code)
-        self.code, self.message = code, message
+class NoticeRefused(Refused):
+    """An editorial rule said no."""
 
 
 def _editor(actor) -> None:

@@ -20,6 +20,7 @@ from portal.booking.models import Booking
 from portal.extensions import db
 from portal.places.workdays import Calendar, add_working_days, calendar
 from portal.ratings.models import BAD_LEVELS, LEVELS, FollowUp, Rating
+from portal.refused import Refused
 from portal.timeutil import to_local, utcnow
 
 CALLBACK_WORKING_DAYS = 1
@@ -28,10 +29,8 @@ COMMENT_MAX = 500
 STEPS = ("callback", "rectify", "reply")
 
 
-class RatingRefused(Exception):
-    def __init__(self, code: str, message):
-        super().__init__(code)
-        self.code, self.message = code, message
+class RatingRefused(Refused):
+    """A rating rule said no (rated already, not finished …)."""
 
 
 def deadlines(opened: date, cal: Calendar) -> tuple[date, date]:
@@ -73,7 +72,7 @@ def rate(booking: Booking, *, level: int, comment: str, channel: str,
         callback_due, rectify_due = deadlines(to_local(now).date(), calendar())
         db.session.add(FollowUp(rating=rating, station_id=booking.station_id, opened_at=now,
                                 callback_due=callback_due, rectify_due=rectify_due))
-    service._event(booking, "rate", "completed", "completed", booking.user_id,
+    service.record_event(booking, "rate", "completed", "completed", booking.user_id,
                    f"{level}")
     db.session.commit()
     return rating
@@ -136,6 +135,6 @@ def record_step(case: FollowUp, step: str, actor, text: str) -> None:
     audit.record(f"follow_up.{step}", case, rating=case.rating_id)
     if step == "reply":
         booking = case.rating.booking
-        service._tell(booking, "status", f"关于您对“{booking.item.name}”（{booking.ref}）的评价，"
+        service.tell(booking, "status", f"关于您对“{booking.item.name}”（{booking.ref}）的评价，"
                                          f"{booking.station.name}答复：{text}")
     db.session.commit()

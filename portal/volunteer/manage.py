@@ -27,7 +27,7 @@ from portal.volunteer.forms import (ActivityForm, CancelActivityForm, CapacityFo
 from portal.volunteer.models import (Activity, Coordination, HourRecord, ServiceOffer, ServiceOrder,
                                      SignUp, Team, TeamMember, Volunteer, VolunteerStation, Wish)
 from portal.volunteer.signups import VolunteerRefused
-from portal.web import form_status, render
+from portal.web import attempted, form_status, render
 from portal.params import arg_ids
 
 bp = Blueprint("coordinate", __name__, url_prefix="/volunteer/manage")
@@ -227,13 +227,8 @@ def activity(activity_id: int):
 
 
 def _acted(found: Activity, act):
-    """Run `act` (it returns what to tell the coordinator); a refusal is told instead. Back
-    to the activity's page either way."""
-    try:
-        flash(act(), "success")
-    except VolunteerRefused as refused:
-        flash(str(refused.message), "error")
-    return redirect(url_for("coordinate.activity", activity_id=found.id))
+    """Run `act` (it returns what to tell the coordinator); back to the activity's page."""
+    return attempted(act, url_for("coordinate.activity", activity_id=found.id))
 
 
 def _valid(form, message) -> None:

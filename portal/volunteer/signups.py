@@ -24,6 +24,7 @@ from portal.booking.service import REF_ALPHABET
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.notifications import notify
+from portal.refused import Refused
 from portal.timeutil import utcnow
 from portal.volunteer.models import Activity, SignUp, Team, Volunteer, VolunteerStation
 
@@ -33,12 +34,8 @@ MAX_WEEKS = 26  # a weekly series is created half a year ahead at most
 CODE_PREFIX = "V"
 
 
-class VolunteerRefused(Exception):
-    """A rule said no; `message` tells the person why, in their language."""
-
-    def __init__(self, code: str, message):
-        super().__init__(code)
-        self.code, self.message = code, message
+class VolunteerRefused(Refused):
+    """A volunteer-service rule said no."""
 
 
 def new_code() -> str:

@@ -23,7 +23,7 @@ from portal.volunteer.forms import (ClaimForm, FilterForm, FinishForm, NoteForm,
 from portal.volunteer.models import (Activity, HourRecord, ServiceOffer, ServiceOrder, SignUp, Team,
                                      TeamMember, Volunteer, VolunteerStation, Wish)
 from portal.volunteer.signups import VolunteerRefused
-from portal.web import form_status, render, safe_next, user_key
+from portal.web import attempted, form_status, refusal, render, safe_next, user_key
 from portal.params import arg_id, page_number
 
 bp = Blueprint("volunteer", __name__, url_prefix="/volunteer")
@@ -41,11 +41,6 @@ def _stations() -> list[VolunteerStation]:
 
 def _options(rows, first: str) -> list[SelectChoice]:
     return [SelectChoice(0, first)] + [SelectChoice(r.id, r.name) for r in rows]
-
-
-def _refused(refused: VolunteerRefused, back: str):
-    flash(str(refused.message), "error")
-    return redirect(back)
 
 
 def checked(form) -> None:
@@ -125,7 +120,7 @@ def sign_up(activity_id: int):
     try:
         signup = signups.sign_up(found, volunteer, now=local_now())
     except VolunteerRefused as refused:
-        return _refused(refused, back)
+        return refusal(refused, back)
     if signup.status == "confirmed":
         flash(_("报名成功。签到码 %(code)s，活动当天请出示给协调员。", code=signup.code), "success")
     else:
@@ -144,12 +139,7 @@ def cancel(activity_id: int):
         SignUp.activity_id == found.id, SignUp.volunteer_id == volunteer.id))
     if not mine:
         abort(404)
-    try:
-        signups.cancel(mine, now=local_now())
-    except VolunteerRefused as refused:
-        return _refused(refused, back)
-    flash(_("已取消报名。"), "success")
-    return redirect(back)
+    return attempted(lambda: signups.cancel(mine, now=local_now()), back, _("已取消报名。"))
 
 
 # -- registration, my volunteering, the certificate ------------------------------------------------
@@ -321,14 +311,9 @@ def wish(wish_id: int):
 
 
 def _wish_action(wish_id: int, act):
+    """A wish's button: `act(wish)` returns what to tell; back to the wish's page."""
     found = _wish_or_404(wish_id)
-    back = url_for("volunteer.wish", wish_id=found.id)
-    try:
-        message = act(found)
-    except VolunteerRefused as refused:
-        return _refused(refused, back)
-    flash(message, "success")
-    return redirect(back)
+    return attempted(lambda: act(found), url_for("volunteer.wish", wish_id=found.id))
 
 
 @bp.route("/wishes/<int:wish_id>/claim", methods=["POST"])
@@ -458,14 +443,9 @@ def order(order_id: int):
 
 
 def _order_action(order_id: int, act):
+    """An order's button: `act(order)` returns what to tell; back to the order's page."""
     found = _order_or_404(order_id)
-    back = url_for("volunteer.order", order_id=found.id)
-    try:
-        message = act(found)
-    except VolunteerRefused as refused:
-        return _refused(refused, back)
-    flash(message, "success")
-    return redirect(back)
+    return attempted(lambda: act(found), url_for("volunteer.order", order_id=found.id))
 
 
 @bp.route("/orders/<int:order_id>/accept", methods=["POST"])
