@@ -26,7 +26,6 @@ OPEN_STATUSES = ("booked", "checked_in", "accepted", "in_progress", "forwarded")
 CHANNELS = ("online", "kiosk", "phone", "walkin")
 # Which capacity a channel draws on: web and kiosk share one pool (DESIGN.md §4).
 POOL_OF_CHANNEL = {"online": "online", "kiosk": "online", "phone": "phone", "walkin": "walkin"}
-POOLS = ("online", "phone", "walkin")
 CHANNEL_LABELS = {"online": _l("网上预约"), "kiosk": _l("自助终端"), "phone": _l("电话预约"),
                   "walkin": _l("现场办理")}
 # What each timeline step is called on the status and desk pages.

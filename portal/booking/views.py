@@ -259,7 +259,7 @@ def check(code: str, station_id: int, day: str, hhmm: str):
     if slot is None and status == 200:
         abort(404)
     return render("booking/check.html", item=item, station=station, day=the_day, starts=starts,
-                  slot=slot, form=form, moving=moving, 
+                  slot=slot, form=form, moving=moving,
                   later=service.first_free(station, pool, now) if status == 409 else None), status
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit, uploads
 from portal.civility import photos as photo_files
-from portal.civility.models import (STATUS_LABELS, Appeal, Issue, Photo, Report,
+from portal.civility.models import (APPEAL_OUTCOMES, STATUS_LABELS, Appeal, Issue, Photo, Report,
                                     ReportCategory, ReportEvent)
 from portal.extensions import db
 from portal.notifications import notify
@@ -248,7 +248,7 @@ def decide(entry: Appeal, moderator, outcome: str, note: str,
            description: str | None = None, place: str | None = None) -> None:
     """Uphold the item, correct it, or withdraw it from the board; the outcome is kept."""
     note = (note or "").strip()
-    if outcome not in ("upheld", "corrected", "withdrawn") or not note:
+    if outcome not in APPEAL_OUTCOMES or not note:
         raise CivilityRefused("outcome", _l("请选择处理结果并写明理由。"))
     done = db.session.execute(update(Appeal).where(Appeal.id == entry.id, Appeal.status == "open")
                               .values(status=outcome, outcome=note, decided_by=moderator.id,

@@ -20,7 +20,7 @@ from portal.notices.models import STATUSES, Notice, NoticeAttachment, NoticeRevi
 from portal.notices.render import body_html, plain_text
 from portal.notices.workflow import NoticeRefused
 from portal.security import staff_only
-from portal.timeutil import LOCAL_ZONE, to_utc, utcnow
+from portal.timeutil import to_utc, utcnow
 from portal.web import form_status, public_url, render
 from portal import params
 from portal.params import page_number
@@ -308,8 +308,3 @@ def _lines(revision: NoticeRevision | None) -> list[str]:
         return []
     head = [f"{name}: {getattr(revision, name) or ''}" for name in workflow.FIELDS if name != "body"]
     return head + ["", *revision.body.splitlines()]
-
-
-def local_time(moment: datetime | None) -> str:
-    return moment.replace(tzinfo=UTC).astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M") \
-        if moment else ""

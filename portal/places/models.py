@@ -14,8 +14,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.extensions import db
 
-WEEKDAYS = range(7)  # 0 = Monday, as date.weekday()
-
 
 def new_version() -> str:
     """A fresh random version token (see Station.hours_version)."""

@@ -26,7 +26,6 @@ from portal.timeutil import to_local, utcnow
 CALLBACK_WORKING_DAYS = 1
 RECTIFY_WORKING_DAYS = 15
 COMMENT_MAX = 500
-STEPS = ("callback", "rectify", "reply")
 
 
 class RatingRefused(Refused):

@@ -48,5 +48,5 @@ def rate(ref: str):
             return redirect(url_for("ratings.rate", ref=booking.ref))
     elif form.errors:
         status = 422
-    return render("ratings/rate.html", booking=booking, form=form, 
+    return render("ratings/rate.html", booking=booking, form=form,
                   levels=[(level, LEVEL_LABELS[level]) for level in LEVELS]), status

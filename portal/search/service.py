@@ -32,7 +32,6 @@ from portal.timeutil import utcnow
 
 RESULT_WINDOW = 200  # hits ranked per query (pages beyond are rarely wanted)
 RETRY_SECONDS = 30
-log_name = "tongban.search"
 
 
 # -- the engine and the dictionary ---------------------------------------------------------------
@@ -254,7 +253,7 @@ def rebuild_in_background(app) -> bool:
 
 
 @dataclass
-class Report:
+class IndexCheck:
     missing: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
@@ -268,9 +267,9 @@ class Report:
             and self.dictionary_ok
 
 
-def verify() -> Report:
+def verify() -> IndexCheck:
     """Compare the index with the database: documents missing, stale or extra."""
-    report = Report(pending=pending())
+    report = IndexCheck(pending=pending())
     version = ensure_dictionary_from_database()
     eng = engine()
     try:
