@@ -1,7 +1,6 @@
 """Loading the "47+N" catalogue from JSON (the demo one ships in data/service-items.json).
 
-The file's shape is `../shared/domain/service-items.json`: categories, then items with their
-guide fields and materials. Loading is idempotent: items are matched by code and updated.
+The file's shape: categories, then items with their guide fields and materials. Loading is idempotent: items are matched by code and updated.
 """
 from __future__ import annotations
 

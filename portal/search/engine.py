@@ -5,7 +5,7 @@ one in use, and lock files. A rebuild fills a new generation and swaps `CURRENT`
 readers always open the generation `CURRENT` names. Whoosh's own lock serialises writers
 (flock: one machine, local disk); a writer that cannot get it within a moment raises
 `IndexBusy`, and the caller leaves its changes queued (search/outbox.py). Known traps of
-whoosh-reloaded 2.7.5 avoided here (shared/SEARCH-NOTES.md): `Searcher.refresh()` is never
+whoosh-reloaded 2.7.5 avoided here (docs/SEARCH-NOTES.md): `Searcher.refresh()` is never
 called (a searcher is opened per index generation), searchers are closed when replaced.
 """
 from __future__ import annotations
