@@ -7,14 +7,18 @@ from urllib.parse import urlsplit
 from flask import (
     Request,
     current_app,
+    flash,
     has_request_context,
     make_response,
+    redirect,
     render_template,
     request,
+    url_for,
 )
 from werkzeug.datastructures import ImmutableMultiDict
 
-from portal.extensions import htmx
+from portal.extensions import db, htmx
+from portal.refused import Refused
 
 # Cookies that outlive a login: the kiosk flag on a shared screen, and the language and
 # elder-mode preferences (kept across logins; cleared by the kiosk reset).
@@ -59,10 +63,6 @@ def render(template: str, partial: str | None = None, /, **context):
 def attempt(step, done=None) -> bool:
     """Run a domain step for a button: its refusal is rolled back and shown as an error,
     else `done` (or what the step returned) as a success. True when it went through."""
-    from flask import flash
-
-    from portal.extensions import db
-    from portal.refused import Refused
     try:
         result = step()
     except Refused as refused:
@@ -76,7 +76,6 @@ def attempt(step, done=None) -> bool:
 
 def attempted(step, back: str, done=None):
     """`attempt(step, done)`, then back to the page the button was on."""
-    from flask import redirect
     attempt(step, done)
     return redirect(back)
 
@@ -84,9 +83,6 @@ def attempted(step, back: str, done=None):
 def refusal(refused, back: str):
     """A refusal caught by a view that goes on with the step's result otherwise: shown as
     an error, back to the page the button was on."""
-    from flask import flash, redirect
-
-    from portal.extensions import db
     db.session.rollback()
     flash(str(refused.message), "error")
     return redirect(back)
@@ -100,7 +96,6 @@ def form_status(form) -> int:
 def public_url(endpoint: str, **values) -> str:
     """An absolute URL for links that leave the page (the feed, QR codes, messages): built on
     the configured PUBLIC_BASE_URL, never on the request's Host header, which anyone can set."""
-    from flask import url_for
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for(endpoint, **values)
 
 
