@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 import time
 from datetime import timedelta
@@ -69,6 +70,9 @@ def record_success(phone: str, address: str) -> None:
         limiter.limiter.clear(PER_ACCOUNT_AND_ADDRESS, "login-pair", phone, address)
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -88,7 +92,7 @@ def remember_device(user_id: int) -> str:
     token for the cookie (the browser's own, if it has one, so one cookie serves several
     accounts on a family's shared phone)."""
     token = request.cookies.get(DEVICE_COOKIE) or ""
-    if not token or len(token) > 100:
+    if not _TOKEN.fullmatch(token):  # none yet, or not one of ours (the old signed phone)
         token = secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(seconds=DEVICE_MAX_AGE)
     updated = db.session.execute(update(KnownDevice).where(
