@@ -36,7 +36,6 @@ from portal.timeutil import local_now
 from portal.volunteer.models import Activity, ServiceOrder, Wish
 from tests.conftest import Forms, IsolatedClient, make_app
 
-DEBUG_400 = __import__("os").environ.get("DEBUG_400")
 ROOT = Path(__file__).resolve().parent.parent
 # Who walks: anonymous and every demo account (README "Demo accounts").
 ROLES = {"anonymous": None, "resident": "13800000001", "clerk": "13800000101",
@@ -373,8 +372,6 @@ def test_every_form_survives_hostile_values(demo, errors):
                 response = client.get(target.path + "?" + urlencode(data))
             count += 1
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-            if response.status_code == 400 and DEBUG_400:
-                print("400", form.role, form.method, path, what, _said(response))
             where = (form.role, form.method, path, what, response.status_code,
                      _said(response))
             assert response.status_code < 500 and STATUS_LINE.match(response.status), where
