@@ -81,13 +81,15 @@ def load(app, test_config: dict | None = None) -> None:
         app.config.update(test_config)
         data_dir = Path(app.config["PORTAL_DATA_DIR"])
     data_dir.mkdir(parents=True, exist_ok=True)
-    # Check a pooled connection before use: after a database restart (or a SQLite file that
-    # was missing and is back) the next request works again, without restarting workers.
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True,
-                                               **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(
         app.config.get("DATABASE_URL") or f"sqlite:///{data_dir / 'portal.db'}"
     )
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A server database: check a pooled connection before use, so after a restart the
+        # next request works again without restarting workers. (SQLite needs no ping on the
+        # hot path: a failed open is never pooled, so the next request simply opens again.)
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True,
+                                                   **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _kept_secret(data_dir / "secret_key")
     if app.debug or app.testing:
