@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from portal import refs
 from portal.audit import AuditEvent
 from portal.booking import service
 from portal.booking.models import (STATUSES, Booking, HomeVisitRequest, OpenBookingCount,
@@ -102,7 +103,7 @@ def test_the_resident_sees_every_step_and_what_is_missing(desk, client, forms, p
 
 def case_in(station, item, status: str, n: int) -> Booking:
     """A case at `station` today at 08:30 (its slot is over at 09:05), put in `status`."""
-    booking = Booking(ref=service.new_ref(), item=item, station=station, day=local_today(),
+    booking = Booking(ref=refs.new_code(), item=item, station=station, day=local_today(),
                       starts=time(8, 30), ends=time(9, 0), channel="walkin", status=status,
                       name="测试", phone=f"1370000{n:04d}")
     db.session.add(booking)

@@ -5,7 +5,7 @@ from datetime import date, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.booking.service import REF_ALPHABET, new_ref, normalise_ref
+from portal.refs import ALPHABET as REF_ALPHABET, new_code as new_ref, normalise as normalise_ref
 from portal.booking.slots import day_slots, slot_times
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from portal import refs
 from portal.accounts.models import User
 from portal.booking import service
 from portal.booking.models import OPEN_STATUSES, Booking, ServiceItem
@@ -122,7 +123,7 @@ def _walk_in(station, item, name, phone, status, day, slot_index, clerk, wait=8,
     if starts is None:
         raise RuntimeError(f"demo: no walk-in place left at {station.name} on {day}")
     came = to_utc(datetime.combine(day, starts))
-    booking = Booking(ref=service.new_ref(), item=item, station=station, day=day, starts=starts,
+    booking = Booking(ref=refs.new_code(), item=item, station=station, day=day, starts=starts,
                       ends=ends, channel="walkin", name=name, phone=phone, status=status,
                       created_at=came)
     db.session.add(booking)

@@ -9,8 +9,6 @@ Every change is a `BookingEvent` and a message to the resident, in the same tran
 from __future__ import annotations
 
 import math
-import secrets
-import unicodedata
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
@@ -28,26 +26,19 @@ from portal.extensions import db
 from portal.notifications import notify
 from portal.places.hours import cached_week
 from portal.places.models import Station, new_version
+from portal import refs
 from portal.refused import Refused
 from portal.timeutil import utcnow
-
-REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed safely
-REF_LENGTH = 8  # 32^8 ≈ 10^12 codes: guessing one is hopeless under the look-up rate limit
 
 
 class BookingRefused(Refused):
     """A booking rule said no (a slot full, the window closed …)."""
 
 
-def new_ref() -> str:
-    return "".join(secrets.choice(REF_ALPHABET) for _ in range(REF_LENGTH))
-
-
-def normalise_ref(raw: str | None) -> str:
-    """What people type: lower case, spaces, dashes, full-width letters. Anything that can
-    never be in a code (a NUL from a hand-made link, say) is dropped."""
-    text = unicodedata.normalize("NFKC", raw or "").upper()
-    return "".join(ch for ch in text if ch.isascii() and ch.isalnum())[:20]
+def by_ref(raw: str | None, *options) -> Booking | None:
+    """The booking with the code a person typed, scanned or followed a link with."""
+    return db.session.scalar(select(Booking).options(*options)
+                             .where(Booking.ref == refs.normalise(raw)))
 
 
 def taken(station_id: int, pool: str, first: date, last: date) -> dict[date, dict[time, int]]:
@@ -240,7 +231,7 @@ def book(*, item: ServiceItem, station: Station, day: date, starts: time, channe
                     n=current_app.config["MAX_OPEN_BOOKINGS"]))
             if not _take_place(station, day, starts, pool):
                 raise BookingRefused("full", _l("这个时段刚刚约满了，请选择其他时段。"))
-            booking = Booking(ref=new_ref(), item=item, station=station, day=day, starts=starts,
+            booking = Booking(ref=refs.new_code(), item=item, station=station, day=day, starts=starts,
                               ends=ends, channel=channel, name=name, phone=phone,
                               user_id=user_id, idempotency_key=idempotency_key)
             db.session.add(booking)

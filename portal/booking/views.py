@@ -79,7 +79,7 @@ def _moving(item: ServiceItem) -> Booking | None:
     ref = request.args.get("move")
     if not ref:
         return None
-    booking = db.session.scalar(select(Booking).where(Booking.ref == service.normalise_ref(ref)))
+    booking = service.by_ref(ref)
     if not access.may_see(booking) or booking.item_id != item.id:
         abort(404)
     return booking
@@ -266,7 +266,7 @@ def check(code: str, station_id: int, day: str, hhmm: str):
 # -- a booking's own pages -------------------------------------------------------------------
 
 def _visible(ref: str) -> Booking | None:
-    booking = db.session.scalar(select(Booking).where(Booking.ref == service.normalise_ref(ref)))
+    booking = service.by_ref(ref)
     return booking if access.may_see(booking) else None
 
 
@@ -296,8 +296,7 @@ def status(ref: str = ""):
         return _status_page(booking)
     form = LookupForm(data=None if request.method == "POST" else {"ref": ref})
     if form.validate_on_submit():
-        wanted = service.normalise_ref(form.ref.data)
-        booking = db.session.scalar(select(Booking).where(Booking.ref == wanted))
+        booking = service.by_ref(form.ref.data)
         if access.phone_matches(booking, form.phone4.data):
             access.grant(booking.ref)
             return redirect(url_for("booking.status", ref=booking.ref))

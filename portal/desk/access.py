@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from portal.booking.models import Booking
-from portal.booking.service import normalise_ref
+from portal.booking import service
 from portal.extensions import db
 from portal.places.models import Station
 
@@ -38,9 +38,7 @@ def acts(user, booking: Booking) -> bool:
 
 
 def case_or_404(user, ref: str) -> Booking:
-    booking = db.session.scalar(select(Booking).options(joinedload(Booking.item),
-                                                        joinedload(Booking.station))
-                                .where(Booking.ref == normalise_ref(ref)))
+    booking = service.by_ref(ref, joinedload(Booking.item), joinedload(Booking.station))
     if not sees(user, booking):
         abort(404)
     return booking

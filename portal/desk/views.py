@@ -6,7 +6,6 @@ what was forwarded to the centre (desk.access). Every step is audited (desk.work
 """
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import date, datetime
 
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
-from portal import audit, exports
+from portal import audit, exports, refs
 from portal.booking import service
 from portal.booking.models import Booking, HomeVisitRequest, ServiceCategory
 from portal.desk import access, queue, stats, workflow
@@ -65,16 +64,6 @@ def index():
     return render("desk/index.html", "desk/_queue.html", **context)
 
 
-_REF_IN_TEXT = re.compile(r"([23456789A-HJ-NP-Z]{8})/?$")
-
-
-def _code_from_scan(text: str) -> str:
-    """The reference code from what was typed or scanned (a code, or a status page URL)."""
-    normal = service.normalise_ref(text.rsplit("/bookings/", 1)[-1].split("?")[0])
-    match = _REF_IN_TEXT.search(normal)
-    return match.group(1) if match else normal
-
-
 @bp.route("/check-in", methods=["POST"])
 def check_in():
     """Check a resident in by the code typed or scanned, then open the case."""
@@ -83,7 +72,7 @@ def check_in():
     if not form.validate_on_submit() or station is None:
         flash(_("请输入或扫描预约编号。"), "error")
         return redirect(url_for("desk.index", station=station.id if station else None))
-    ref = _code_from_scan(form.code.data)
+    ref = refs.from_scan(form.code.data)
     booking = db.session.scalar(select(Booking).where(Booking.ref == ref,
                                                       Booking.station_id == station.id))
     if booking is None or not access.sees(_me(), booking):

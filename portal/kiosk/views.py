@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from portal.accounts import sessions
 from portal.booking import access
 from portal.booking.forms import LookupForm
-from portal.booking.models import Booking
-from portal.booking.service import normalise_ref
-from portal.extensions import db, limiter
+from portal.booking import service as booking_service
+from portal.extensions import limiter
 from portal.web import (ELDER_COOKIE, KIOSK_COOKIE, LANG_COOKIE, cookies_secure, form_status,
                         is_kiosk, render)
 
@@ -34,8 +32,7 @@ def rate():
     then one large button per level."""
     form = LookupForm()
     if form.validate_on_submit():
-        booking = db.session.scalar(select(Booking).where(
-            Booking.ref == normalise_ref(form.ref.data)))
+        booking = booking_service.by_ref(form.ref.data)
         if access.phone_matches(booking, form.phone4.data):
             access.grant(booking.ref)
             if booking.status == "completed":

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from portal.booking import access
 from portal.booking.models import Booking
-from portal.booking.service import normalise_ref
+from portal.booking import service
 from portal.extensions import db, limiter
 from portal.ratings import rules
 from portal.ratings.forms import RatingForm
@@ -18,7 +18,7 @@ bp = Blueprint("ratings", __name__)
 
 
 def _booking(ref: str) -> Booking:
-    booking = db.session.scalar(select(Booking).where(Booking.ref == normalise_ref(ref)))
+    booking = service.by_ref(ref)
     if not access.may_see(booking):
         abort(404)
     return booking

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from portal import audit
 from portal.accounts.validation import mask_phone
-from portal.booking.service import normalise_ref
+from portal import refs
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.volunteer.models import Activity, HourChange, HourRecord, SignUp, Volunteer
@@ -55,7 +55,7 @@ def scan(activity: Activity, code: str, *, now: datetime, actor_id: int | None) 
 
     Returns the sign-up and "in" or "out"; a check-out records the hours, pending approval.
     """
-    code = normalise_ref(code)
+    code = refs.normalise(code)
     if not code:
         raise VolunteerRefused("no_code", _l("请输入或扫描志愿者手机上的签到码。"))
     if not scan_window(activity, now):

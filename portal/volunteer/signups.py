@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
-from portal.booking.service import REF_ALPHABET
+from portal import refs
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.notifications import notify
@@ -40,7 +40,7 @@ class VolunteerRefused(Refused):
 
 def new_code() -> str:
     """A check-in code: V and 8 unambiguous characters (shown large and as a QR code)."""
-    return CODE_PREFIX + "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
+    return refs.new_code(CODE_PREFIX)
 
 
 def starts_at(activity: Activity) -> datetime:
