@@ -5,11 +5,11 @@ from portal.places.models import (  # noqa: F401
     CalendarDay, ClosedDay, OpeningPeriod, Station, Town, Village,
 )
 from portal.booking.models import (  # noqa: F401
-    Booking, BookingEvent, HomeVisitRequest, Material, OpenBookingCount, ServiceCategory,
+    Booking, BookingEvent, HomeVisitRequest, Material, MaterialCheck, OpenBookingCount,
+    ServiceCategory,
     ServiceItem, SlotUsage,
 )
 from portal.notifications import Message  # noqa: F401
-from portal.desk.models import MaterialCheck  # noqa: F401
 from portal.ratings.models import FollowUp, Rating  # noqa: F401
 from portal.notices.models import Notice, NoticeAttachment, NoticeRevision  # noqa: F401
 from portal.search.models import SearchOutbox, SynonymGroup  # noqa: F401

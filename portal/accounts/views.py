@@ -1,4 +1,4 @@
-"""Register, log in, log out, and the resident's own page (/me/)."""
+"""Register, log in, log out, change the password, end the other sessions."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
@@ -13,10 +13,8 @@ from portal.accounts import sessions, throttle
 from portal.accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
 from portal.accounts.models import User
 from portal.accounts.validation import password_problem
-from portal.booking import service as booking_service
 from portal.database import release_lock
 from portal.extensions import client_address, db, limiter
-from portal.notifications import messages_for
 from portal.places.models import Town, Village
 from portal.web import cookies_secure, form_status, is_kiosk, render, safe_next
 
@@ -38,7 +36,7 @@ def village_choices() -> list[SelectChoice]:
 def register():
     """Create a resident account and sign it in."""
     if current_user.is_authenticated:
-        return redirect(url_for("accounts.me"))
+        return redirect(url_for("main.me"))
     form = RegisterForm()
     form.village.choices = village_choices()
     if form.validate_on_submit():
@@ -58,7 +56,7 @@ def register():
             else:
                 sessions.start(user, kiosk=is_kiosk())
                 flash(_("注册成功，欢迎使用通办。"), "success")
-                return redirect(safe_next(request.args.get("next"), url_for("accounts.me")))
+                return redirect(safe_next(request.args.get("next"), url_for("main.me")))
     return render("accounts/register.html", form=form), form_status(form)
 
 
@@ -87,7 +85,7 @@ def login():
         else:
             throttle.record_success(phone, address)
             sessions.start(user, remember=bool(form.remember and form.remember.data), kiosk=kiosk)
-            response = redirect(safe_next(request.args.get("next"), url_for("accounts.me")))
+            response = redirect(safe_next(request.args.get("next"), url_for("main.me")))
             if not kiosk:
                 response.set_cookie(throttle.DEVICE_COOKIE, throttle.remember_device(user.id),
                                     max_age=throttle.DEVICE_MAX_AGE, httponly=True,
@@ -113,16 +111,6 @@ def logout():
     return redirect(url_for("kiosk.home") if is_kiosk() else url_for("main.hub"))
 
 
-@bp.route("/me/")
-@login_required
-def me():
-    """The resident's own page: account details (masked) and, later, bookings and more."""
-    current, earlier, visits = booking_service.of_user(current_user.id)
-    return render("accounts/me.html", sessions_open=sessions.count_for(current_user),
-                  current=current, earlier=earlier, visits=visits,
-                  messages=messages_for(current_user.id))
-
-
 @bp.route("/me/password", methods=["GET", "POST"])
 @login_required
 def change_password():
@@ -140,7 +128,7 @@ def change_password():
             sessions.end_others(current_user)
             sessions.rotate(current_user._get_current_object())  # this browser: a new session id
             flash(_("密码已修改，其他设备上的登录已全部退出。"), "success")
-            return redirect(url_for("accounts.me"))
+            return redirect(url_for("main.me"))
     return render("accounts/password.html", form=form), form_status(form)
 
 
@@ -150,4 +138,4 @@ def end_other_sessions():
     """Sign out every other browser (a lost phone, a forgotten kiosk)."""
     count = sessions.end_others(current_user)
     flash(_("已退出其他 %(n)d 处登录。", n=count), "success")
-    return redirect(url_for("accounts.me"))
+    return redirect(url_for("main.me"))

@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import audit
 from portal.accounts.models import User, UserRole
-from portal.accounts.staff import Duties, StaffRefused, duties_of, set_duties
+from portal.admin.staff import Duties, StaffRefused, duties_of, set_duties
 from portal.admin.forms import (WEEKDAY_NAMES, CalendarDayForm, ClosedDayForm, FindAccountForm,
                                 StaffForm, StationForm, SynonymsForm, TownForm, VillageForm)
 from portal.extensions import db

@@ -18,7 +18,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.booking.models import (OPEN_STATUSES, POOL_OF_CHANNEL, Booking, BookingEvent,
-                                   OpenBookingCount, ServiceItem, SlotUsage)
+                                   MaterialCheck, OpenBookingCount, ServiceItem, SlotUsage)
 from portal.booking.slots import (BOOKING_HORIZON_DAYS, MIN_LEAD, Slot, bookable_days,
                                   day_slots)
 from portal.database import insert_ignore, write_transaction
@@ -365,3 +365,19 @@ def send_reminders(day: date) -> int:
         count += 1
     db.session.commit()
     return count
+
+
+# -- what was brought ------------------------------------------------------------------------
+
+def material_checks(booking: Booking) -> dict[int, str]:
+    """Material id → what was found (brought, missing, not needed), for those checked."""
+    rows = db.session.execute(select(MaterialCheck.material_id, MaterialCheck.state)
+                              .where(MaterialCheck.booking_id == booking.id))
+    return dict(rows.all())
+
+
+def missing_materials(booking: Booking) -> list:
+    """The item's materials neither brought nor marked as not needed (unchecked = missing)."""
+    checks = material_checks(booking)
+    return [m for m in booking.item.materials
+            if checks.get(m.id, "missing") == "missing"]

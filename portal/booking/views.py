@@ -272,12 +272,10 @@ def _visible(ref: str) -> Booking | None:
 
 def _status_page(booking: Booking):
     """Status, timeline, and what to do next: bring missing materials, or rate the service."""
-    from portal.desk.workflow import missing_materials
-    from portal.ratings.models import Rating
-    rating = db.session.scalar(select(Rating).where(Rating.booking_id == booking.id))
+    rating = booking.rating  # declared by the ratings area
     return render("booking/status.html", booking=booking, now=local_now(),
                   cutoff_passed=service.cutoff_passed(booking, local_now()),
-                  missing=missing_materials(booking) if booking.status == "returned" else [],
+                  missing=service.missing_materials(booking) if booking.status == "returned" else [],
                   rating=rating, can_rate=booking.status == "completed" and rating is None,
                   staff_view=False, public_notes=PUBLIC_NOTES)
 

@@ -19,12 +19,12 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import audit, exports, refs
 from portal.booking import service
-from portal.booking.models import Booking, HomeVisitRequest, ServiceCategory
+from portal.booking.models import (MATERIAL_STATE_LABELS, Booking, HomeVisitRequest,
+                                   ServiceCategory)
 from portal.desk import access, queue, stats, workflow
 from portal.desk.forms import (ActionForm, CancelForm, CheckInForm, PeriodForm, PhoneBookingForm,
                                ProxyForm, ReasonForm, StepForm, VisitDoneForm,
                                VisitScheduleForm, WalkInForm)
-from portal.desk.models import MATERIAL_STATE_LABELS
 from portal.desk.workflow import DeskRefused
 from portal.extensions import db
 from portal.notifications import notify
@@ -87,11 +87,11 @@ def check_in():
 
 def _case_page(booking: Booking, status: int = 200, **forms):
     me = _me()
-    checks = workflow.material_checks(booking)
+    checks = service.material_checks(booking)
     context = {
         "booking": booking, "acts": access.acts(me, booking),
         "actions": workflow.available_actions(booking, local_now()),
-        "checks": checks, "missing": workflow.missing_materials(booking),
+        "checks": checks, "missing": service.missing_materials(booking),
         "rating": db.session.scalar(select(Rating).where(Rating.booking_id == booking.id)),
         "notes": {a: forms.get(f"{a}_form") or ActionForm(prefix=a)
                   for a in ("complete", "forward", "return")},
@@ -218,7 +218,7 @@ def notice(ref: str):
     """The one-time notice (一次性告知书): everything still missing, to print and hand over."""
     booking = access.case_or_404(_me(), ref)
     return render("desk/notice.html", booking=booking,
-                  missing=workflow.missing_materials(booking), today=local_today())
+                  missing=service.missing_materials(booking), today=local_today())
 
 
 # -- walk-ins and phone callers ----------------------------------------------------------------

@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import audit
 from portal.booking import service
-from portal.booking.models import OPEN_STATUSES, STATUS_LABELS, Booking, OpenBookingCount
+from portal.booking.models import (MATERIAL_STATES, OPEN_STATUSES, STATUS_LABELS, Booking,
+                                   MaterialCheck, OpenBookingCount)
 from portal.booking.service import BookingRefused
 from portal.database import insert_ignore, write_transaction
-from portal.desk.models import MATERIAL_STATES, MaterialCheck
 from portal.extensions import db
 from portal.refused import Refused
 from portal.timeutil import local_now, utcnow
@@ -169,7 +169,7 @@ def return_for_supplement(booking: Booking, actor, note: str = "") -> list[str]:
     Everything not ticked as brought is listed, plus the clerk's note; a return with
     nothing listed is refused, so the resident never comes back to hear of something new.
     """
-    missing = [m.name for m in missing_materials(booking)]
+    missing = [m.name for m in service.missing_materials(booking)]
     note = (note or "").strip()
     if not missing and not note:
         raise DeskRefused("nothing_missing", _l("材料都已核对为齐全或不需要。请把缺少的材料标为“缺少”，或写明还需要什么。"))
@@ -195,20 +195,6 @@ def mark_no_show(booking: Booking, actor, now: datetime | None = None) -> None:
 
 
 # -- materials and proxy -------------------------------------------------------------------------
-
-def material_checks(booking: Booking) -> dict[int, str]:
-    """Material id → what was found (brought, missing, not needed), for those checked."""
-    rows = db.session.execute(select(MaterialCheck.material_id, MaterialCheck.state)
-                              .where(MaterialCheck.booking_id == booking.id))
-    return dict(rows.all())
-
-
-def missing_materials(booking: Booking) -> list:
-    """The item's materials neither brought nor marked as not needed (unchecked = missing)."""
-    checks = material_checks(booking)
-    return [m for m in booking.item.materials
-            if checks.get(m.id, "missing") == "missing"]
-
 
 def record_materials(booking: Booking, actor, states: dict[int, str]) -> None:
     """Record what the resident brought against the item's list (material id → state);

@@ -1,11 +1,16 @@
-"""The hub at `/`, language and elder-mode switches, `/healthz` and the privacy notice."""
+"""The pages that gather every area: the hub at `/` and the resident's own page `/me/`;
+language and elder-mode switches, `/healthz` and the privacy notice."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, request
+from flask_login import current_user, login_required
 
 from portal import health
+from portal.accounts import sessions
+from portal.booking import service as booking_service
 from portal.extensions import limiter
 from portal.main import hub as hub_content
+from portal.notifications import messages_for
 from portal.web import ELDER_COOKIE, LANG_COOKIE, cookies_secure, is_kiosk, render, safe_next
 
 bp = Blueprint("main", __name__)
@@ -19,6 +24,16 @@ def hub():
     today, notices = hub_content.todays_notices()
     return render("main/hub.html", sections=hub_content.sections(), notices=notices,
                   notices_today=today)
+
+
+@bp.route("/me/")
+@login_required
+def me():
+    """The resident's own page: account details (masked), bookings and messages."""
+    current, earlier, visits = booking_service.of_user(current_user.id)
+    return render("main/me.html", sessions_open=sessions.count_for(current_user),
+                  current=current, earlier=earlier, visits=visits,
+                  messages=messages_for(current_user.id))
 
 
 @bp.route("/prefs", methods=["POST"])

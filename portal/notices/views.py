@@ -10,7 +10,6 @@ from flask import Blueprint, Response, abort, flash, redirect, request, send_fil
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import distinct, func, select
-from wtforms.fields.choices import SelectChoice
 
 from portal import audit, uploads
 from portal.extensions import db, limiter
@@ -36,20 +35,6 @@ FEED_SIZE = 30
 
 # -- public --------------------------------------------------------------------------------------
 
-def _choices(column) -> list[SelectChoice]:
-    values = db.session.scalars(select(distinct(column)).where(
-        Notice.status == "published", Notice.publish_at <= utcnow(), column != "")
-        .order_by(column)).all()
-    return [SelectChoice("", _("全部"))] + [SelectChoice(v, v) for v in values]
-
-
-def _years() -> list[SelectChoice]:
-    years = db.session.scalars(select(distinct(func.extract("year", Notice.published_on))).where(
-        Notice.status == "published", Notice.publish_at <= utcnow())).all()
-    return [SelectChoice("", _("全部"))] + [SelectChoice(str(int(y)), str(int(y)))
-                                          for y in sorted((y for y in years if y), reverse=True)]
-
-
 def filtered(form: FilterForm):
     """Live notices matching the filters: pinned first, newest first."""
     query = workflow.live_query()
@@ -68,9 +53,8 @@ def filtered(form: FilterForm):
 def index():
     """Published notices, pinned first and newest first, filterable and paginated."""
     form = FilterForm(request.args)
-    form.category.choices = _choices(Notice.category)
-    form.agency.choices = _choices(Notice.agency)
-    form.year.choices = _years()
+    for name, choices in workflow.filter_choices().items():
+        getattr(form, name).choices = choices
     page = db.paginate(filtered(form), page=page_number(),
                        per_page=PER_PAGE, error_out=False)
     return render("notices/index.html", "notices/_list.html", form=form, page=page)

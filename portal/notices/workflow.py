@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import distinct, func, select, update
+from wtforms.fields.choices import SelectChoice
 
 from portal import audit
 from portal.extensions import db
@@ -111,6 +113,23 @@ def live_query(now: datetime | None = None):
     """Notices anyone may see: published, and their time has come."""
     return select(Notice).where(Notice.status == "published",
                                 Notice.publish_at <= (now or utcnow()))
+
+
+def filter_choices() -> dict[str, list[SelectChoice]]:
+    """What the notice filters offer (category, agency, year): the values live notices have,
+    each list led by 全部. The notices list and /search use the same lists."""
+    def values(column) -> list[SelectChoice]:
+        found = db.session.scalars(select(distinct(column)).where(
+            Notice.status == "published", Notice.publish_at <= utcnow(), column != "")
+            .order_by(column)).all()
+        return [SelectChoice(v, v) for v in found]
+    years = db.session.scalars(select(distinct(func.extract("year", Notice.published_on))).where(
+        Notice.status == "published", Notice.publish_at <= utcnow())).all()
+    every = SelectChoice("", _("全部"))
+    return {"category": [every] + values(Notice.category),
+            "agency": [every] + values(Notice.agency),
+            "year": [every] + [SelectChoice(str(int(y)), str(int(y)))
+                               for y in sorted((y for y in years if y), reverse=True)]}
 
 
 def publish_imported(values: dict, actor_id: int | None, now: datetime) -> Notice:

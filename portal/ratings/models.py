@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, event
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, backref, mapped_column, relationship
 
 from portal.booking.models import Booking
 from portal.extensions import db
@@ -41,7 +41,9 @@ class Rating(db.Model):
     channel: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    booking: Mapped[Booking] = relationship()
+    # The booking's pages show its rating as `booking.rating`: the tie runs from ratings to
+    # booking, so the booking area never imports this one.
+    booking: Mapped[Booking] = relationship(backref=backref("rating", uselist=False))
     follow_up: Mapped[FollowUp | None] = relationship(back_populates="rating")
 
     @property

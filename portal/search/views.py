@@ -41,7 +41,5 @@ def _latest():
 
 
 def _filter_choices() -> dict:
-    from portal.notices.views import _choices, _years
-    from portal.notices.models import Notice
-    return {"category": _choices(Notice.category), "agency": _choices(Notice.agency),
-            "year": _years()}
+    from portal.notices.workflow import filter_choices
+    return filter_choices()
