@@ -1,4 +1,5 @@
-"""Template helpers: globals (preferences, kiosk), filters (masks, days, QR codes), gettext."""
+"""Template helpers: globals (preferences, kiosk), the cached layout, generic filters (days, QR
+codes, file sizes), gettext, and `label_filters`, with which each area registers its labels."""
 from __future__ import annotations
 
 import json
@@ -14,11 +15,6 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-from portal.accounts.models import ROLE_LABELS
-from portal.accounts.validation import mask_id_card, mask_phone
-from portal.booking.forms import REASON_LABELS
-from portal.booking.models import (CHANNEL_LABELS, EVENT_LABELS, HOME_VISIT_STATUS_LABELS,
-                                   STATUS_LABELS)
 from portal.web import elder_mode, is_kiosk, kiosk_idle_seconds, public_url
 
 # htmx 2.0 settings for a strict CSP and shared kiosks (see static/vendor/README.md).
@@ -73,6 +69,13 @@ def _template_gettext(string: str, **variables) -> Markup:
 def _template_ngettext(singular: str, plural: str, n: int, **variables) -> Markup:
     variables.setdefault("num", n)
     return Markup(_translations().ungettext(singular, plural, n)) % variables
+
+
+def label_filters(blueprint, **mappings) -> None:
+    """Template filters that show an area's labels (`{{ booking.status|booking_status }}`):
+    each area registers its own on its blueprint, for every page of the site."""
+    for name, mapping in mappings.items():
+        blueprint.add_app_template_filter(labels(mapping), name)
 
 
 def labels(mapping: dict):
@@ -165,79 +168,11 @@ def _render_chrome(lang, elder, kiosk, signed_in, links, idle) -> tuple[str, str
     return head, header, footer
 
 
-STEP_LABELS = {"callback": _l("回访"), "rectify": _l("整改"), "reply": _l("答复居民")}
-STEP_HINTS = {"callback": _l("电话联系居民，了解不满意的原因，记下居民说的情况。"),
-              "rectify": _l("写明整改了什么、由谁负责。"),
-              "reply": _l("写给居民的答复，会作为消息发给居民。")}
-
-
-def register_desk_filters(app) -> None:
-    from portal.desk.workflow import ACTION_LABELS, RELATION_LABELS
-    app.jinja_env.filters["action_label"] = labels(ACTION_LABELS)
-    app.jinja_env.filters["relation_label"] = labels(RELATION_LABELS)
-    app.jinja_env.filters["step_label"] = labels(STEP_LABELS)
-    app.jinja_env.filters["step_hint"] = labels(STEP_HINTS)
-
-
 def filesize(size: int) -> str:
     """12.3 KB, 1.2 MB."""
     if size < 1024 * 1024:
         return f"{max(size, 1) / 1024:.1f} KB"
     return f"{size / 1024 / 1024:.1f} MB"
-
-
-def register_notice_filters(app) -> None:
-    from portal.notices.models import STATUS_LABELS as NOTICE_STATUS, VALIDITY_LABELS
-    app.jinja_env.filters["notice_status"] = labels(NOTICE_STATUS)
-    app.jinja_env.filters["validity_label"] = labels(VALIDITY_LABELS)
-    app.jinja_env.filters["filesize"] = filesize
-    app.jinja_env.filters["without"] = lambda args, key: {k: v for k, v in args.items() if k != key}
-
-
-CIVILITY_EVENTS = {
-    "submit": _l("已提交"), "verify": _l("文明办已核实"), "reject": _l("未采用"), "merge": _l("已合并"),
-    "publish": _l("已公开"), "rectify_start": _l("责任部门开始整改"), "rectify_finish": _l("整改完成"),
-    "appeal": _l("收到申诉"), "appeal_upheld": _l("申诉处理：维持"),
-    "appeal_corrected": _l("申诉处理：已更正"), "appeal_withdrawn": _l("申诉处理：已撤下"),
-    "withdraw": _l("已撤下"),
-    "purge": _l("照片和定位已按保存期限删除"),
-}
-
-
-def register_civility_filters(app) -> None:
-    from portal.civility.models import (APPEAL_LABELS, KIND_LABELS, RECTIFICATION_LABELS,
-                                        STATUS_LABELS as REPORT_STATUS)
-    app.jinja_env.filters["report_kind"] = labels(KIND_LABELS)
-    app.jinja_env.filters["report_status"] = labels(REPORT_STATUS)
-    app.jinja_env.filters["rectification_label"] = labels(RECTIFICATION_LABELS)
-    app.jinja_env.filters["appeal_status"] = labels(APPEAL_LABELS)
-    app.jinja_env.filters["civility_event"] = labels(CIVILITY_EVENTS)
-    app.jinja_env.filters["from_json"] = lambda text: json.loads(text or "[]")
-
-
-STEP_ACTIONS = {"posted": _l("提交心愿"), "screened": _l("审核通过，登上心愿墙"),
-                "rejected": _l("未通过审核"), "claimed": _l("已认领"), "fulfilled": _l("心愿已实现"),
-                "thanked": _l("心愿人致谢"), "withdrawn": _l("已撤回"), "ordered": _l("居民点单"),
-                "dispatched": _l("派单给团队"), "accepted": _l("志愿者接单"), "done": _l("服务完成"),
-                "rated": _l("居民评价"), "cancelled": _l("已取消")}
-HOUR_ACTIONS = {"recorded": _l("记录"), "approved": _l("认定"), "adjusted": _l("调整后认定"),
-                "rejected": _l("不认定")}
-
-
-def register_volunteer_filters(app) -> None:
-    from portal.volunteer import models as m
-    from portal.volunteer.hours import hours_text
-    filters = app.jinja_env.filters
-    filters["skill_label"] = labels(m.SKILL_LABELS)
-    filters["availability_label"] = labels(m.AVAILABILITY_LABELS)
-    filters["gender_label"] = labels(m.GENDER_LABELS)
-    filters["signup_status"] = labels(m.SIGNUP_LABELS)
-    filters["hour_status"] = labels(m.HOUR_LABELS)
-    filters["hour_action"] = labels(HOUR_ACTIONS)
-    filters["wish_status"] = labels(m.WISH_LABELS)
-    filters["order_status"] = labels(m.ORDER_LABELS)
-    filters["volunteer_step"] = labels(STEP_ACTIONS)
-    filters["hours"] = hours_text
 
 
 def register(app) -> None:
@@ -246,18 +181,9 @@ def register(app) -> None:
     app.jinja_env.globals["public_url"] = public_url
     app.jinja_env.filters["day_label"] = day_label
     app.jinja_env.filters["qr"] = qr_data_uri
-    app.jinja_env.filters["booking_status"] = labels(STATUS_LABELS)
-    app.jinja_env.filters["visit_status"] = labels(HOME_VISIT_STATUS_LABELS)
-    app.jinja_env.filters["visit_reason"] = labels(REASON_LABELS)
-    app.jinja_env.filters["mask_phone"] = mask_phone
-    app.jinja_env.filters["mask_id"] = mask_id_card
-    app.jinja_env.filters["role_label"] = labels(ROLE_LABELS)
-    app.jinja_env.filters["channel_label"] = labels(CHANNEL_LABELS)
-    app.jinja_env.filters["event_label"] = labels(EVENT_LABELS)
-    register_desk_filters(app)
-    register_notice_filters(app)
-    register_civility_filters(app)
-    register_volunteer_filters(app)
+    app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.filters["without"] = lambda args, key: {k: v for k, v in args.items() if k != key}
+    app.jinja_env.filters["from_json"] = lambda text: json.loads(text or "[]")
 
     @app.context_processor
     def globals_():

@@ -17,8 +17,14 @@ from portal.database import release_lock
 from portal.extensions import client_address, db, limiter
 from portal.places.models import Town, Village
 from portal.web import cookies_secure, form_status, is_kiosk, render, safe_next
+from portal.accounts.models import ROLE_LABELS
+from portal.accounts.validation import mask_id_card, mask_phone
+from portal.templating import label_filters
 
 bp = Blueprint("accounts", __name__)
+label_filters(bp, role_label=ROLE_LABELS)
+bp.add_app_template_filter(mask_phone, "mask_phone")
+bp.add_app_template_filter(mask_id_card, "mask_id")
 
 
 def village_choices() -> list[SelectChoice]:

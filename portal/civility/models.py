@@ -29,6 +29,15 @@ APPEAL_OUTCOMES = ("upheld", "corrected", "withdrawn")
 APPEAL_LABELS = {"open": _l("处理中"), "upheld": _l("维持"), "corrected": _l("已更正"),
                  "withdrawn": _l("已撤下")}
 
+EVENT_LABELS = {
+    "submit": _l("已提交"), "verify": _l("文明办已核实"), "reject": _l("未采用"), "merge": _l("已合并"),
+    "publish": _l("已公开"), "rectify_start": _l("责任部门开始整改"), "rectify_finish": _l("整改完成"),
+    "appeal": _l("收到申诉"), "appeal_upheld": _l("申诉处理：维持"),
+    "appeal_corrected": _l("申诉处理：已更正"), "appeal_withdrawn": _l("申诉处理：已撤下"),
+    "withdraw": _l("已撤下"),
+    "purge": _l("照片和定位已按保存期限删除"),
+}
+
 
 class Department(db.Model):
     """A department items are routed to for rectification (城管、交警、文旅 …)."""

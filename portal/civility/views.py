@@ -28,8 +28,14 @@ from portal.security import staff_only
 from portal.timeutil import local_today, utcnow
 from portal.web import attempt, form_status, render, user_key
 from portal.params import arg_id, arg_ids
+from portal.civility.models import (APPEAL_LABELS, EVENT_LABELS, KIND_LABELS,
+                                    RECTIFICATION_LABELS, STATUS_LABELS as REPORT_STATUS)
+from portal.templating import label_filters
 
 bp = Blueprint("civility", __name__)
+label_filters(bp, report_kind=KIND_LABELS, report_status=REPORT_STATUS,
+              rectification_label=RECTIFICATION_LABELS, appeal_status=APPEAL_LABELS,
+              civility_event=EVENT_LABELS)
 moderate = Blueprint("moderate", __name__, url_prefix="/civility/moderate")
 staff_only(moderate, "moderator")
 department = Blueprint("department", __name__, url_prefix="/civility/department")

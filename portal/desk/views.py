@@ -36,8 +36,11 @@ from portal.security import staff_only
 from portal.timeutil import local_now, local_today, utcnow
 from portal.web import attempt, form_status, render
 from portal.params import arg_id
+from portal.desk.workflow import ACTION_LABELS, RELATION_LABELS
+from portal.templating import label_filters
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
+label_filters(bp, action_label=ACTION_LABELS, relation_label=RELATION_LABELS)
 staff_only(bp, "clerk", "town_staff")
 
 

@@ -23,9 +23,12 @@ from portal.timeutil import to_utc, utcnow
 from portal.web import form_status, public_url, render
 from portal import params
 from portal.params import page_number
+from portal.notices.models import STATUS_LABELS as NOTICE_STATUS, VALIDITY_LABELS
+from portal.templating import label_filters
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 editor = Blueprint("editor", __name__, url_prefix="/editor")
+label_filters(bp, notice_status=NOTICE_STATUS, validity_label=VALIDITY_LABELS)
 staff_only(editor, "editor", "town_staff", "admin")
 
 PER_PAGE = 20

@@ -104,6 +104,11 @@ def next_step(case: FollowUp) -> str | None:
     return None
 
 
+STEP_LABELS = {"callback": _l("回访"), "rectify": _l("整改"), "reply": _l("答复居民")}
+STEP_HINTS = {"callback": _l("电话联系居民，了解不满意的原因，记下居民说的情况。"),
+              "rectify": _l("写明整改了什么、由谁负责。"),
+              "reply": _l("写给居民的答复，会作为消息发给居民。")}
+
 _STEP_COLUMNS = {
     "callback": (FollowUp.called_back_at, "called_back_at", "called_back_by", "callback_note"),
     "rectify": (FollowUp.rectified_at, "rectified_at", "rectified_by", "rectify_note"),

@@ -13,8 +13,11 @@ from portal.ratings import rules
 from portal.ratings.forms import RatingForm
 from portal.ratings.models import LEVEL_LABELS, LEVELS, Rating
 from portal.web import is_kiosk, render
+from portal.ratings.rules import STEP_HINTS, STEP_LABELS
+from portal.templating import label_filters
 
 bp = Blueprint("ratings", __name__)
+label_filters(bp, step_label=STEP_LABELS, step_hint=STEP_HINTS)
 
 
 def _booking(ref: str) -> Booking:

@@ -46,6 +46,14 @@ ORDER_LABELS = {"ordered": _l("已下单，待派单"), "dispatched": _l("已派
                 "accepted": _l("志愿者已接单"), "done": _l("服务完成，待评价"), "rated": _l("已评价"),
                 "cancelled": _l("已取消")}
 
+STEP_ACTION_LABELS = {"posted": _l("提交心愿"), "screened": _l("审核通过，登上心愿墙"),
+                "rejected": _l("未通过审核"), "claimed": _l("已认领"), "fulfilled": _l("心愿已实现"),
+                "thanked": _l("心愿人致谢"), "withdrawn": _l("已撤回"), "ordered": _l("居民点单"),
+                "dispatched": _l("派单给团队"), "accepted": _l("志愿者接单"), "done": _l("服务完成"),
+                "rated": _l("居民评价"), "cancelled": _l("已取消")}
+HOUR_ACTION_LABELS = {"recorded": _l("记录"), "approved": _l("认定"), "adjusted": _l("调整后认定"),
+                "rejected": _l("不认定")}
+
 
 class Team(db.Model):
     """A volunteer team (志愿服务队): health clinic, legal aid, tech guidance …"""

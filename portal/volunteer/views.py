@@ -25,8 +25,19 @@ from portal.volunteer.models import (Activity, HourRecord, ServiceOffer, Service
 from portal.volunteer.signups import VolunteerRefused
 from portal.web import attempted, form_status, refusal, render, safe_next, user_key
 from portal.params import arg_id, page_number
+from portal.volunteer.models import (AVAILABILITY_LABELS, GENDER_LABELS, HOUR_ACTION_LABELS,
+                                     HOUR_LABELS, ORDER_LABELS, SIGNUP_LABELS, SKILL_LABELS,
+                                     STEP_ACTION_LABELS, WISH_LABELS)
+from portal.volunteer.hours import hours_text
+from portal.templating import label_filters
 
 bp = Blueprint("volunteer", __name__, url_prefix="/volunteer")
+label_filters(bp, skill_label=SKILL_LABELS, availability_label=AVAILABILITY_LABELS,
+              gender_label=GENDER_LABELS, signup_status=SIGNUP_LABELS,
+              hour_status=HOUR_LABELS, hour_action=HOUR_ACTION_LABELS,
+              wish_status=WISH_LABELS, order_status=ORDER_LABELS,
+              volunteer_step=STEP_ACTION_LABELS)
+bp.add_app_template_filter(hours_text, "hours")
 PER_PAGE = 20
 
 
