@@ -29,6 +29,7 @@ from portal.places.models import Station, new_version
 from portal import refs
 from portal.refused import Refused
 from portal.timeutil import utcnow
+from portal.transitions import advance
 
 
 class BookingRefused(Refused):
@@ -277,13 +278,10 @@ def cancel(booking: Booking, *, now: datetime, actor_id: int | None, note: str =
     """
     _check_changeable(booking, now, at_desk=at_desk)
     with write_transaction():
-        done = db.session.execute(update(Booking).where(
-            Booking.id == booking.id, Booking.status == "booked").values(status="cancelled"))
-        if done.rowcount != 1:  # cancelled meanwhile in another tab
-            raise BookingRefused("not_changeable", _l("这个预约已经取消或在办理中。"))
+        advance(booking, Booking.status == "booked", status="cancelled",  # or another tab won
+                refused=BookingRefused("not_changeable", _l("这个预约已经取消或在办理中。")))
         release_hold(booking.phone)
         _release_place(booking.station_id, booking.day, booking.starts, booking.pool)
-        db.session.refresh(booking)
         record_event(booking, "cancel", "booked", "cancelled", actor_id, note)
         tell(booking, "cancelled", f"您在{booking.station.name}{_when(booking)}办理“{booking.item.name}”"
                                     f"的预约（{booking.ref}）已取消。")
@@ -301,12 +299,11 @@ def move(booking: Booking, *, station: Station, day: date, starts: time, now: da
     with write_transaction():
         was = (booking.station_id, booking.day, booking.starts)
         # Conditional on the slot it had: a move or cancel in another tab wins, not both.
-        done = db.session.execute(update(Booking).where(
-            Booking.id == booking.id, Booking.status == "booked", Booking.station_id == was[0],
-            Booking.day == was[1], Booking.starts == was[2],
-        ).values(station_id=station.id, day=day, starts=starts, ends=ends, reminded_at=None))
-        if done.rowcount != 1:
-            raise BookingRefused("not_changeable", _l("这个预约刚刚被取消、改期或开始办理，请刷新后再看。"))
+        advance(booking, Booking.status == "booked", Booking.station_id == was[0],
+                Booking.day == was[1], Booking.starts == was[2],
+                station_id=station.id, day=day, starts=starts, ends=ends, reminded_at=None,
+                refused=BookingRefused("not_changeable",
+                                       _l("这个预约刚刚被取消、改期或开始办理，请刷新后再看。")))
 
         def take() -> None:
             if not _take_place(station, day, starts, booking.pool):
@@ -317,7 +314,6 @@ def move(booking: Booking, *, station: Station, day: date, starts: time, now: da
 
         for step in ((release, take) if was < (station.id, day, starts) else (take, release)):
             step()
-        db.session.refresh(booking)
         record_event(booking, "move", "booked", "booked", actor_id,
                      f"{old} → {station.name} {_when(booking)}")
         tell(booking, "moved", f"您的预约（{booking.ref}）已改到 {_when(booking)}，{station.name}。")

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit, uploads
@@ -27,6 +27,7 @@ from portal.extensions import db
 from portal.notifications import notify
 from portal.places.workdays import add_working_days, calendar
 from portal.refused import Refused
+from portal.transitions import advance
 from portal.timeutil import to_local, utcnow
 
 RECTIFY_WORKING_DAYS = 10
@@ -54,12 +55,8 @@ def _move(report: Report, action: str, froms: tuple[str, ...], to: str, actor, n
     if seen not in froms:
         raise CivilityRefused("invalid", _l("这条报告现在是“%(s)s”，不能这样操作。",
                                             s=STATUS_LABELS.get(seen, seen)))
-    done = db.session.execute(update(Report).where(Report.id == report.id, Report.status == seen)
-                              .values(status=to, **values)).rowcount
-    if done != 1:
-        db.session.rollback()
-        raise CivilityRefused("conflict", _l("这条报告刚刚被其他审核员处理过，请刷新后再看。"))
-    db.session.refresh(report)
+    advance(report, Report.status == seen, status=to, **values,
+            refused=CivilityRefused("conflict", _l("这条报告刚刚被其他审核员处理过，请刷新后再看。")))
     _event(report, action, actor, note)
     audit.record(f"civility.{action}", report, from_status=seen, to_status=to, note=note[:200])
 
@@ -184,13 +181,9 @@ def publish_issue(moderator, report_ids: list[int], now: datetime | None = None)
                       expires_at=now + timedelta(days=retention_days()))
         if report.kind == "uncivil" and report.department_id:
             values.update(rectification="assigned", rectify_due=due)
-        done = db.session.execute(update(Report).where(
-            Report.id == report.id, Report.status == "verified", Report.issue_id.is_(None))
-            .values(status="published", **values)).rowcount
-        if done != 1:
-            db.session.rollback()
-            raise CivilityRefused("conflict", _l("所选报告中有的已经发布或被处理过，请刷新后重新选择。"))
-        db.session.refresh(report)
+        advance(report, Report.status == "verified", Report.issue_id.is_(None),
+                status="published", **values, refused=CivilityRefused(
+                    "conflict", _l("所选报告中有的已经发布或被处理过，请刷新后重新选择。")))
         _event(report, "publish", moderator, f"第{issue.number}期")
         _tell(report, f"您提交的随手拍（编号{report.id}）已在第{issue.number}期公开，谢谢您的参与！")
     audit.record("civility.issue", issue, number=issue.number, reports=sorted(report_ids))
@@ -210,13 +203,9 @@ def rectify(report: Report, actor, step: str, note: str,
     note = (note or "").strip()
     if step == "finish" and not note:
         raise CivilityRefused("note", _l("请写明整改情况。"))
-    done = db.session.execute(update(Report).where(
-        Report.id == report.id, Report.rectification == frm, Report.status == "published")
-        .values(rectification=to, rectified_at=utcnow() if to == "rectified" else None)).rowcount
-    if done != 1:
-        db.session.rollback()
-        raise CivilityRefused("invalid", _l("这条整改记录刚刚已更新，请刷新后再看。"))
-    db.session.refresh(report)
+    advance(report, Report.rectification == frm, Report.status == "published",
+            rectification=to, rectified_at=utcnow() if to == "rectified" else None,
+            refused=CivilityRefused("invalid", _l("这条整改记录刚刚已更新，请刷新后再看。")))
     if after is not None:
         report.photos.append(Photo(role="after", original=after.original,
                                    original_thumb=after.original_thumb, width=after.width,
@@ -250,13 +239,9 @@ def decide(entry: Appeal, moderator, outcome: str, note: str,
     note = (note or "").strip()
     if outcome not in APPEAL_OUTCOMES or not note:
         raise CivilityRefused("outcome", _l("请选择处理结果并写明理由。"))
-    done = db.session.execute(update(Appeal).where(Appeal.id == entry.id, Appeal.status == "open")
-                              .values(status=outcome, outcome=note, decided_by=moderator.id,
-                                      decided_at=utcnow())).rowcount
-    if done != 1:
-        db.session.rollback()
-        raise CivilityRefused("conflict", _l("这条申诉刚刚已由其他审核员处理。"))
-    db.session.refresh(entry)
+    advance(entry, Appeal.status == "open", status=outcome, outcome=note,
+            decided_by=moderator.id, decided_at=utcnow(),
+            refused=CivilityRefused("conflict", _l("这条申诉刚刚已由其他审核员处理。")))
     report = entry.report
     if outcome == "corrected":
         report.description = (description or report.description).strip()

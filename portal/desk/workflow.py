@@ -26,6 +26,7 @@ from portal.booking.service import BookingRefused
 from portal.database import insert_ignore, write_transaction
 from portal.extensions import db
 from portal.refused import Refused
+from portal.transitions import advance
 from portal.timeutil import local_now, utcnow
 
 # action: (the states it may start from, the state it leads to)
@@ -87,23 +88,21 @@ def _transition(booking: Booking, action: str, actor, *, note: str = "", tell: s
         froms, to = TRANSITIONS[action]
         if seen not in froms:
             raise _refuse_from(booking, action)
-        stmt = update(Booking).where(Booking.id == booking.id, Booking.status == seen)
+        still = [Booking.status == seen]
         if action == "accept":  # exactly one responsible clerk, whoever clicks first
-            stmt = stmt.where(Booking.responsible_id.is_(None))
+            still.append(Booking.responsible_id.is_(None))
             values["responsible_id"] = actor.id
         try:
-            done = db.session.execute(stmt.values(status=to, **values)).rowcount
+            advance(booking, *still, status=to, **values, refused=DeskRefused(
+                "conflict", _l("这个事项刚刚被其他工作人员处理过，请刷新后再看。")))
         except IntegrityError:  # resuming a case while the same person holds a newer one
             db.session.rollback()
             raise DeskRefused("same_item", _l(
                 "这位居民另有一个同一事项的预约正在办理，请在那个预约上继续。")) from None
-        if done != 1:
-            raise DeskRefused("conflict", _l("这个事项刚刚被其他工作人员处理过，请刷新后再看。"))
         if seen in OPEN_STATUSES and to not in OPEN_STATUSES:
             service.release_hold(booking.phone)
         elif seen not in OPEN_STATUSES and to in OPEN_STATUSES:
             _hold_again(booking.phone)
-        db.session.refresh(booking)
         service.record_event(booking, action, seen, to, actor.id, note)
         audit.record(f"booking.{action}", booking, ref=booking.ref, from_status=seen,
                      to_status=to, note=note[:200])

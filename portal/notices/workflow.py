@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import distinct, func, select
 from wtforms.fields.choices import SelectChoice
 
 from portal import audit
@@ -19,6 +19,7 @@ from portal.extensions import db
 from portal.notices.models import STATUS_LABELS, Notice, NoticeRevision
 from portal.notices.render import normal_doc_number
 from portal.refused import Refused
+from portal.transitions import advance
 from portal.search import add_to_index
 from portal.timeutil import to_local, utcnow
 
@@ -63,16 +64,12 @@ def _move(notice: Notice, action: str, froms: tuple[str, ...], to: str, actor, *
     if seen not in froms:
         raise NoticeRefused("invalid", _l("这条通知现在是“%(status)s”，不能这样操作。",
                                           status=STATUS_LABELS.get(seen, seen)))
-    done = db.session.execute(update(Notice).where(Notice.id == notice.id, Notice.status == seen)
-                              .values(status=to, updated_at=utcnow(), **values)).rowcount
-    if done != 1:
-        db.session.rollback()
-        raise NoticeRefused("conflict", _l("这条通知刚刚被其他人处理过，请刷新后再看。"))
+    advance(notice, Notice.status == seen, status=to, updated_at=utcnow(), **values,
+            refused=NoticeRefused("conflict", _l("这条通知刚刚被其他人处理过，请刷新后再看。")))
     audit.record(f"notice.{action}", notice, from_status=seen, to_status=to,
                  **{k: v for k, v in values.items() if k != "updated_at"})
     add_to_index("notice", notice.id)  # a Core UPDATE: the session's flush hook does not see it
     db.session.commit()
-    db.session.refresh(notice)
 
 
 def submit(notice: Notice, actor) -> None:

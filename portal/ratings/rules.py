@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from portal import audit
@@ -21,6 +20,7 @@ from portal.extensions import db
 from portal.places.workdays import Calendar, add_working_days, calendar
 from portal.ratings.models import BAD_LEVELS, LEVELS, FollowUp, Rating
 from portal.refused import Refused
+from portal.transitions import advance
 from portal.timeutil import to_local, utcnow
 
 CALLBACK_WORKING_DAYS = 1
@@ -130,12 +130,8 @@ def record_step(case: FollowUp, step: str, actor, text: str) -> None:
     if next_step(case) != step:
         raise RatingRefused("order", _l("请按顺序处理：先回访，再整改，最后答复居民。"))
     column, at, by, note = _STEP_COLUMNS[step]
-    done = db.session.execute(update(FollowUp).where(FollowUp.id == case.id, column.is_(None))
-                              .values({at: utcnow(), by: actor.id, note: text})).rowcount
-    if done != 1:
-        db.session.rollback()
-        raise RatingRefused("conflict", _l("这一步刚刚已由其他工作人员记录，请刷新后再看。"))
-    db.session.refresh(case)
+    advance(case, column.is_(None), **{at: utcnow(), by: actor.id, note: text},
+            refused=RatingRefused("conflict", _l("这一步刚刚已由其他工作人员记录，请刷新后再看。")))
     audit.record(f"follow_up.{step}", case, rating=case.rating_id)
     if step == "reply":
         booking = case.rating.booking

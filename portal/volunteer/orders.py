@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from portal import audit
 from portal.database import write_transaction
 from portal.extensions import db
+from portal.transitions import advance
 from portal.volunteer import steps
 from portal.volunteer.models import (HourChange, HourRecord, ServiceOffer, ServiceOrder, Team,
                                      Volunteer, VolunteerStation)
@@ -37,9 +38,9 @@ def dispatch(order: ServiceOrder, team: Team, *, actor_id: int) -> None:
     if not team.active:
         raise VolunteerRefused("team", _l("这个团队已停用。"))
     with write_transaction():
-        if not steps.move(ServiceOrder, order, ("ordered", "dispatched"), "dispatched",
-                          team_id=team.id):
-            raise VolunteerRefused("moved", _l("这个点单已有志愿者接单或已结束，不能再派单。"))
+        advance(order, ServiceOrder.status.in_(("ordered", "dispatched")), status="dispatched",
+                team_id=team.id,
+                refused=VolunteerRefused("moved", _l("这个点单已有志愿者接单或已结束，不能再派单。")))
         steps.add("order", order, "dispatched", actor_id, team.name)
         audit.record("volunteer.order_dispatch", order, team=team.id)
         steps.tell(order.user,
@@ -51,9 +52,9 @@ def accept(order: ServiceOrder, volunteer: Volunteer, *, member_teams: set[int])
     if order.team_id not in member_teams:
         raise VolunteerRefused("not_member", _l("只有接到派单的团队成员才能接单。"))
     with write_transaction():
-        if not steps.move(ServiceOrder, order, ("dispatched",), "accepted",
-                          volunteer_id=volunteer.id):
-            raise VolunteerRefused("taken", _l("这个点单刚刚被别的志愿者接了。"))
+        advance(order, ServiceOrder.status == "dispatched", status="accepted",
+                volunteer_id=volunteer.id,
+                refused=VolunteerRefused("taken", _l("这个点单刚刚被别的志愿者接了。")))
         steps.add("order", order, "accepted", volunteer.user_id, volunteer.real_name)
         steps.tell(order.user, f"志愿者{volunteer.real_name}已接下您点的“{order.offer.name}”，"
                                "会尽快与您联系。")
@@ -68,8 +69,8 @@ def finish(order: ServiceOrder, volunteer: Volunteer, *, note: str, minutes: int
     if not 0 < minutes <= 24 * 60:
         raise VolunteerRefused("minutes", _l("服务时长要在0到24小时之间。"))
     with write_transaction():
-        if not steps.move(ServiceOrder, order, ("accepted",), "done", done_note=note.strip()):
-            raise VolunteerRefused("moved", _l("这个点单已经标记完成了。"))
+        advance(order, ServiceOrder.status == "accepted", status="done", done_note=note.strip(),
+                refused=VolunteerRefused("moved", _l("这个点单已经标记完成了。")))
         record = HourRecord(volunteer_id=volunteer.id, team_id=order.team_id, order_id=order.id,
                             served_on=served_on, what=order.offer.name, minutes=minutes)
         record.changes.append(HourChange(actor_id=volunteer.user_id, action="recorded",
@@ -84,16 +85,16 @@ def rate(order: ServiceOrder, *, user_id: int, rating: int, note: str) -> None:
     if not 1 <= rating <= 5:
         raise VolunteerRefused("rating", _l("请选择1到5分。"))
     with write_transaction():
-        if not steps.move(ServiceOrder, order, ("done",), "rated", rating=rating,
-                          rating_note=note.strip()):
-            raise VolunteerRefused("moved", _l("服务完成后才能评价，而且只能评价一次。"))
+        advance(order, ServiceOrder.status == "done", status="rated", rating=rating,
+                rating_note=note.strip(),
+                refused=VolunteerRefused("moved", _l("服务完成后才能评价，而且只能评价一次。")))
         steps.add("order", order, "rated", user_id, note.strip())
         db.session.commit()
 
 
 def cancel_order(order: ServiceOrder, *, user_id: int) -> None:
     with write_transaction():
-        if not steps.move(ServiceOrder, order, ("ordered", "dispatched"), "cancelled"):
-            raise VolunteerRefused("moved", _l("志愿者已经接单，不能在网上取消了；请联系志愿者。"))
+        advance(order, ServiceOrder.status.in_(("ordered", "dispatched")), status="cancelled",
+                refused=VolunteerRefused("moved", _l("志愿者已经接单，不能在网上取消了；请联系志愿者。")))
         steps.add("order", order, "cancelled", user_id)
         db.session.commit()

@@ -1,9 +1,8 @@
-"""The timeline of a wish or an order: each step with who and when, the resident told at
-every step that concerns them, and the one way a status moves (a conditional UPDATE, so of
-two people pressing at once one wins and the other is told)."""
+"""The timeline of a wish or an order: each step with who and when, and the resident told at
+every step that concerns them. The status itself moves by `transitions.advance`."""
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.notifications import notify
@@ -23,14 +22,3 @@ def add(kind: str, obj, action: str, actor_id: int | None, note: str = "") -> No
 
 def tell(user, body: str) -> None:
     notify(phone=user.phone, user_id=user.id, kind="volunteer", body=body)
-
-
-def move(model, obj, frm: tuple[str, ...], to: str, **values) -> bool:
-    """Change the status only if it is still one of `frm` (the race is decided here).
-    Call it inside database.write_transaction(), which also rolls back a refusal."""
-    done = db.session.execute(update(model).where(model.id == obj.id, model.status.in_(frm))
-                              .values(status=to, **values))
-    if done.rowcount != 1:
-        return False
-    db.session.refresh(obj)
-    return True

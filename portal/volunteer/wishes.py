@@ -14,6 +14,7 @@ from portal import audit
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.timeutil import utcnow
+from portal.transitions import advance
 from portal.volunteer import steps
 from portal.volunteer.models import Team, Volunteer, VolunteerStation, Wish
 from portal.volunteer.signups import VolunteerRefused
@@ -50,8 +51,9 @@ def screen(wish: Wish, *, actor_id: int, approve: bool, public_name: str = "", t
     values = ({"public_name": public_name.strip(), "title": title or wish.title,
                "story": story or wish.story} if approve else {"reason": reason.strip()})
     with write_transaction():
-        if not steps.move(Wish, wish, ("posted",), "public" if approve else "rejected", **values):
-            raise VolunteerRefused("moved", _l("这个心愿已经审核过了。"))
+        advance(wish, Wish.status == "posted", status="public" if approve else "rejected",
+                **values,
+                refused=VolunteerRefused("moved", _l("这个心愿已经审核过了。")))
         steps.add("wish", wish, "screened" if approve else "rejected", actor_id, reason)
         audit.record("volunteer.wish_screen", wish, approve=approve)
         steps.tell(wish.user, f"您的微心愿“{wish.title}”已通过审核，登上心愿墙。" if approve
@@ -64,11 +66,10 @@ def claim(wish: Wish, volunteer: Volunteer, *, team: Team | None, member_teams: 
     if team is not None and team.id not in member_teams:
         raise VolunteerRefused("not_member", _l("只能以自己所在的团队名义认领。"))
     with write_transaction():
-        claimed = steps.move(Wish, wish, ("public",), "claimed", claimed_by=volunteer.id,
-                             claim_volunteer_id=None if team else volunteer.id,
-                             claim_team_id=team.id if team else None, claimed_at=utcnow())
-        if not claimed:
-            raise VolunteerRefused("taken", _l("这个心愿刚刚被别人认领了，看看其他心愿吧。"))
+        advance(wish, Wish.status == "public", status="claimed", claimed_by=volunteer.id,
+                claim_volunteer_id=None if team else volunteer.id,
+                claim_team_id=team.id if team else None, claimed_at=utcnow(),
+                refused=VolunteerRefused("taken", _l("这个心愿刚刚被别人认领了，看看其他心愿吧。")))
         who = team.name if team else volunteer.real_name
         steps.add("wish", wish, "claimed", volunteer.user_id, who)
         steps.tell(wish.user, f"您的微心愿“{wish.title}”已由{who}认领，志愿者会与您联系。")
@@ -79,9 +80,9 @@ def fulfil(wish: Wish, volunteer: Volunteer, note: str) -> None:
     if not note.strip():
         raise VolunteerRefused("note", _l("请简单写一下心愿是怎样实现的。"))
     with write_transaction():
-        if not steps.move(Wish, wish, ("claimed",), "fulfilled", fulfil_note=note.strip(),
-                          fulfilled_at=utcnow()):
-            raise VolunteerRefused("moved", _l("这个心愿已经标记为实现了。"))
+        advance(wish, Wish.status == "claimed", status="fulfilled", fulfil_note=note.strip(),
+                fulfilled_at=utcnow(),
+                refused=VolunteerRefused("moved", _l("这个心愿已经标记为实现了。")))
         steps.add("wish", wish, "fulfilled", volunteer.user_id, note.strip())
         steps.tell(wish.user, f"您的微心愿“{wish.title}”已实现。欢迎在“我的”里说声谢谢、评个分。")
         db.session.commit()
@@ -91,16 +92,16 @@ def thank(wish: Wish, *, user_id: int, rating: int, thanks: str) -> None:
     if not 1 <= rating <= 5:
         raise VolunteerRefused("rating", _l("请选择1到5分。"))
     with write_transaction():
-        if not steps.move(Wish, wish, ("fulfilled",), "thanked", rating=rating,
-                          thanks=thanks.strip()):
-            raise VolunteerRefused("moved", _l("心愿实现后才能致谢，而且只能致谢一次。"))
+        advance(wish, Wish.status == "fulfilled", status="thanked", rating=rating,
+                thanks=thanks.strip(),
+                refused=VolunteerRefused("moved", _l("心愿实现后才能致谢，而且只能致谢一次。")))
         steps.add("wish", wish, "thanked", user_id, thanks.strip())
         db.session.commit()
 
 
 def withdraw_wish(wish: Wish, *, user_id: int) -> None:
     with write_transaction():
-        if not steps.move(Wish, wish, ("posted", "public"), "withdrawn"):
-            raise VolunteerRefused("moved", _l("心愿已被认领，不能撤回了；请联系认领的志愿者。"))
+        advance(wish, Wish.status.in_(("posted", "public")), status="withdrawn",
+                refused=VolunteerRefused("moved", _l("心愿已被认领，不能撤回了；请联系认领的志愿者。")))
         steps.add("wish", wish, "withdrawn", user_id)
         db.session.commit()
