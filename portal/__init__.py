@@ -5,15 +5,16 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
-from portal.config import PROJECT_ROOT
+from portal.catalogues import compile_catalogues
+from portal.config import PACKAGE, asset_dir
 from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 from portal.params import BoundedInt
 from portal.web import PortalRequest, allow_large_uploads, preferred_language
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
-                static_folder=str(PROJECT_ROOT / "static"))
+    app = Flask(__name__, template_folder=str(asset_dir("templates")),
+                static_folder=str(asset_dir("static")))
     app.request_class = PortalRequest
     app.url_map.converters["int"] = BoundedInt  # before any route: no id beyond the database's
     config.load(app, test_config)
@@ -37,12 +38,16 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         tune_engine(db.engine, testing=app.testing)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(asset_dir("migrations")), render_as_batch=True)
     csrf.init_app(app)  # before the kiosk idle check, which may clear the session
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
+    try:  # a checkout after a .po change, say; an installed wheel has them compiled
+        compile_catalogues(PACKAGE / "translations")
+    except OSError as error:  # a read-only install: serve what is there, and say so
+        app.logger.warning("translations not compiled: %s", error)
     babel.init_app(app, locale_selector=preferred_language)
     htmx.init_app(app)
     limiter.init_app(app)

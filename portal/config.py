@@ -13,7 +13,22 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE.parent
+
+
+# Where .env and the default data folder (instance/) are: the checkout, or for an installed
+# package the folder it is started from.
+HOME = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").exists() else Path.cwd()
+
+
+def asset_dir(name: str) -> Path:
+    """templates, static or migrations: inside the package when installed from a wheel
+    (setup.py puts them there), at the top of the checkout otherwise."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else PROJECT_ROOT / name
+
+
 
 
 class Defaults:
@@ -31,7 +46,7 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session; forms left open still post
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
-    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "portal" / "translations")
+    BABEL_TRANSLATION_DIRECTORIES = str(PACKAGE / "translations")
     LANGUAGES = {"zh": "简体中文", "en": "English"}
     # Said explicitly: Flask-Limiter keeps the last app's setting on its (shared) instance, so
     # an app made with limits off (a load test) would switch them off for the next one.
@@ -62,9 +77,9 @@ class Defaults:
 
 def load(app, test_config: dict | None = None) -> None:
     """Fill `app.config` from defaults, the environment (`.env` read if present) and tests."""
-    load_dotenv(PROJECT_ROOT / ".env")
+    load_dotenv(HOME / ".env")
     app.config.from_object(Defaults)
-    data_dir = Path(os.environ.get("PORTAL_DATA_DIR") or PROJECT_ROOT / "instance").resolve()
+    data_dir = Path(os.environ.get("PORTAL_DATA_DIR") or HOME / "instance").resolve()
     app.config["PORTAL_DATA_DIR"] = str(data_dir)
     for name in ("DATABASE_URL", "SECRET_KEY", "RATELIMIT_STORAGE_URI"):
         if os.environ.get(name):

@@ -10,14 +10,14 @@ from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy import text
 
-from portal.config import PROJECT_ROOT
+from portal.config import asset_dir
 from portal.extensions import db
 
 
 @cache
 def expected_revision() -> str:
     """The newest migration this code ships (read once per process)."""
-    return ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
+    return ScriptDirectory(str(asset_dir("migrations"))).get_current_head()
 
 
 def _writable(folder: Path) -> bool:

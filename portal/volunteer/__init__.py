@@ -1,0 +1,1 @@
+"""Volunteer sign-up: activities, hours, star levels, micro-wishes and service orders."""
