@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_commands(app)
     register_security_headers(app)
     register_template_helpers(app)
+    register_static_files(app)
     return app
 
 
@@ -106,6 +107,11 @@ def register_commands(app: Flask) -> None:
 def register_security_headers(app: Flask) -> None:
     from portal.security import register_security_headers as register
     register(app)
+
+
+def register_static_files(app: Flask) -> None:
+    from portal.static_files import serve
+    serve(app, asset_dir("static"))
 
 
 def register_template_helpers(app: Flask) -> None:

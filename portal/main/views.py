@@ -2,7 +2,7 @@
 language and elder-mode switches, `/healthz` and the privacy notice."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, request
+from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from portal import health
@@ -34,6 +34,12 @@ def me():
     return render("main/me.html", sessions_open=sessions.count_for(current_user),
                   current=current, earlier=earlier, visits=visits,
                   messages=messages_for(current_user.id))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """For browsers and crawlers that ask at the root; pages link the hashed static URL."""
+    return redirect(url_for("static", filename="favicon.ico"), 301)
 
 
 @bp.route("/prefs", methods=["POST"])
