@@ -9,14 +9,9 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.notices.importer import import_lines
 from portal.notices.models import Notice, NoticeRevision
-from portal.search.models import SynonymGroup
 from portal.timeutil import to_local, utcnow
 
 DEMO_FILE = Path(__file__).resolve().parent / "data" / "demo-notices.jsonl"
-SYNONYMS = ("社保卡 社会保障卡", "医保 医疗保险", "公租房 公共租赁住房",
-            "低保 最低生活保障", "残疾证 残疾人证", "户口本 户口簿", "五保户 特困人员",
-            "退伍军人 退役军人", "新农合 城乡居民基本医疗保险", "危房改造 住房安全保障",
-            "医保卡 社会保障卡", "养老金 基础养老金")
 PINNED = ("村村通办", "开放时间")
 EXPIRED = {"2024年度城乡居民医疗保险": "expired", "2022年临时救助": "repealed"}
 SCHEDULED = "暂停办理部分事项"
@@ -26,9 +21,6 @@ DRAFTS = (("关于2027年春节期间便民服务站值班安排的通知（草�
 
 def seed_notices() -> int:
     """Load the demo notices once; returns how many demo notices there are."""
-    if not db.session.scalar(select(func.count()).select_from(SynonymGroup)):
-        db.session.add_all(SynonymGroup(terms=t) for t in SYNONYMS)
-        db.session.commit()
     existing = db.session.scalar(select(func.count()).where(Notice.demo.is_(True)))
     if existing:
         return existing
