@@ -3,11 +3,12 @@ codes, file sizes), gettext, and `label_filters`, with which each area registers
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
 import segno
-from babel.dates import format_skeleton
+from babel.dates import format_date, format_datetime, format_skeleton
 from flask import current_app, g, request
 from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
@@ -15,6 +16,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
+from portal.timeutil import to_local
 from portal.web import elder_mode, is_kiosk, kiosk_idle_seconds, public_url
 
 # htmx 2.0 settings for a strict CSP and shared kiosks (see static/vendor/README.md).
@@ -44,6 +46,37 @@ def day_label(day) -> str:
 @lru_cache(maxsize=4096)
 def _day_label(day, locale: str) -> str:  # Babel's formatting is slow; days repeat a lot
     return format_skeleton("MMMEd", day, locale=locale)
+
+
+# One date and one date-time format per language, everywhere (a time alone is HH:mm).
+DATE_PATTERNS = {"zh": "y年M月d日", "en": "d MMM y"}
+MOMENT_PATTERNS = {"zh": "y年M月d日 HH:mm", "en": "d MMM y, HH:mm"}
+
+
+def date_text(value, local: bool = False) -> str:
+    """2026年11月30日 / 30 Nov 2026. A datetime is a stored (naive UTC) moment, or with
+    `local=True` a local wall-clock time (what a resident typed)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = (value if local else to_local(value)).date()
+    return _formatted(value, "date", str(get_locale() or "zh"))
+
+
+def moment_text(value: datetime | None, local: bool = False) -> str:
+    """2026年11月30日 15:39 / 30 Nov 2026, 15:39, in the town's time."""
+    if value is None:
+        return ""
+    return _formatted(value if local else to_local(value), "moment", str(get_locale() or "zh"))
+
+
+@lru_cache(maxsize=4096)
+def _formatted(value, kind: str, locale: str) -> str:  # a queue repeats its days
+    patterns = MOMENT_PATTERNS if kind == "moment" else DATE_PATTERNS
+    pattern = patterns.get(locale, patterns["zh"])
+    if kind == "moment":
+        return format_datetime(value, pattern, locale=locale)
+    return format_date(value, pattern, locale=locale)
 
 
 def qr_data_uri(text: str) -> str:
@@ -180,6 +213,8 @@ def register(app) -> None:
     app.jinja_env.globals["page_chrome"] = page_chrome
     app.jinja_env.globals["public_url"] = public_url
     app.jinja_env.filters["day_label"] = day_label
+    app.jinja_env.filters["date_text"] = date_text
+    app.jinja_env.filters["moment"] = moment_text
     app.jinja_env.filters["qr"] = qr_data_uri
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["without"] = lambda args, key: {k: v for k, v in args.items() if k != key}

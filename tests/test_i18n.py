@@ -1,4 +1,5 @@
 """Every user-facing string has its English translation (the UI is Chinese first)."""
+import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -35,3 +36,24 @@ def test_template_gettext_translates_then_formats_with_escaped_values(app):
     assert out == "3 places left|Try &lt;b&gt; 9:00|Tongban"
     with app.app_context(), app.test_request_context("/"):
         assert render("{{ _('通办') }}|{{ _('%(x)s', x='<i>') }}").render() == "通办|&lt;i&gt;"
+
+
+def test_one_date_and_one_date_time_format_per_language(app):
+    """Stored moments are UTC and shown in the town's time; typed times are shown as typed."""
+    from datetime import date, datetime
+
+    from flask_babel import force_locale
+
+    from portal.templating import date_text, moment_text
+    stored = datetime(2026, 11, 30, 23, 39)  # UTC: 1 December in Shanghai
+    with app.test_request_context("/"):
+        assert date_text(date(2026, 11, 30)) == "2026年11月30日"
+        assert moment_text(stored) == "2026年12月1日 07:39"
+        assert date_text(stored) == "2026年12月1日"
+        assert moment_text(stored, local=True) == "2026年11月30日 23:39"
+    with app.test_request_context("/"), force_locale("en"):
+        assert date_text(date(2026, 11, 30)) == "30 Nov 2026"
+        assert moment_text(stored) == "1 Dec 2026, 07:39"
+    template_dir = Path(__file__).resolve().parent.parent / "templates"
+    formats = re.compile(r"dateformat|datetimeformat\('(short|medium|long|full)'\)|%Y-%m-%d")
+    assert [str(p) for p in template_dir.rglob("*.html") if formats.search(p.read_text())] == []

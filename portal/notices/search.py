@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import UTC
 
 from flask import url_for
-from flask_babel import format_date, lazy_gettext as _l
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
 from portal.extensions import db
+from portal.templating import date_text
 from portal.notices.models import VALIDITY_LABELS, Notice
 from portal.notices.render import plain_text
 from portal.notices.workflow import live_query, year_of
@@ -27,7 +28,7 @@ def document(notice: Notice) -> dict:
 
 
 def hit(notice: Notice) -> HitInfo:
-    facts = [notice.agency, format_date(notice.published_on, "long") if notice.published_on else "",
+    facts = [notice.agency, date_text(notice.published_on),
              notice.doc_number]
     if notice.validity != "valid":
         facts.append(str(VALIDITY_LABELS[notice.validity]))

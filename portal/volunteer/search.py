@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from portal.extensions import db
 from portal.search.documents import HitInfo, Provider, finish, register
 from portal.timeutil import local_now
+from portal.templating import date_text
 from portal.volunteer.models import SKILL_LABELS, Activity
 
 
@@ -30,7 +31,7 @@ def document(activity: Activity) -> dict:
 def hit(activity: Activity) -> HitInfo:
     now = local_now()
     ended = (activity.day, activity.ends) < (now.date(), now.time())
-    facts = (f"{activity.day:%Y-%m-%d} {activity.starts:%H:%M}–{activity.ends:%H:%M}",
+    facts = (f"{date_text(activity.day)} {activity.starts:%H:%M}–{activity.ends:%H:%M}",
              activity.station.name, activity.team.name) + ((str(_l("已结束")),) if ended else ())
     return HitInfo(activity.title, url_for("volunteer.activity", activity_id=activity.id),
                    _text(activity), facts, expired=ended)
