@@ -59,20 +59,21 @@ def register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin
     from portal.booking.views import bp as booking
     from portal.civility.views import bp as civility
-    from portal.civility.views import department, moderate
+    from portal.civility.manage import department, moderate
     from portal.desk.views import bp as desk
     from portal.kiosk.views import bp as kiosk
     from portal.kiosk.views import enforce_idle_reset
     from portal.main.views import bp as main
     from portal.notices.views import bp as notices
-    from portal.notices.views import editor
+    from portal.notices.manage import editor
+    from portal.ratings.manage import bp as follow_ups
     from portal.ratings.views import bp as ratings
     from portal.search.views import bp as search
     from portal.volunteer.manage import bp as coordinate
     from portal.volunteer.views import bp as volunteer
 
-    for blueprint in (main, accounts, kiosk, admin, booking, desk, ratings, notices, editor,
-                      search, civility, moderate, department, volunteer, coordinate):
+    for blueprint in (main, accounts, kiosk, admin, booking, desk, ratings, follow_ups, notices,
+                      editor, search, civility, moderate, department, volunteer, coordinate):
         app.register_blueprint(blueprint)
     enforce_idle_reset(app)
     allow_large_uploads(app)

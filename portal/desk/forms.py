@@ -108,11 +108,6 @@ class VisitDoneForm(FlaskForm):
         DataRequired(_l("请写下上门办理的结果")), Length(max=1000, message=_l("不能超过1000个字"))])
 
 
-class StepForm(FlaskForm):
-    text = TextAreaField(_l("情况"), filters=[strip], validators=[
-        DataRequired(_l("请写下这一步的情况")), Length(max=2000, message=_l("不能超过2000个字"))])
-
-
 class PeriodForm(FlaskForm):
     """A period of days for the figures (GET, so no CSRF)."""
 

@@ -1,5 +1,5 @@
 """The clerk's desk (/desk/): queue, check-in, a case's page and its steps, walk-ins and
-phone callers, home visits, rating follow-ups and the station's figures.
+phone callers, home visits and the station's figures.
 
 Clerks act for their own station only; town-centre staff watch every station and finish
 what was forwarded to the centre (desk.access). Every step is audited (desk.workflow).
@@ -23,15 +23,14 @@ from portal.booking.models import (MATERIAL_STATE_LABELS, Booking, HomeVisitRequ
                                    ServiceCategory)
 from portal.desk import access, queue, stats, workflow
 from portal.desk.forms import (ActionForm, CancelForm, CheckInForm, PeriodForm, PhoneBookingForm,
-                               ProxyForm, ReasonForm, StepForm, VisitDoneForm,
+                               ProxyForm, ReasonForm, VisitDoneForm,
                                VisitScheduleForm, WalkInForm)
 from portal.desk.workflow import DeskRefused
 from portal.extensions import db
 from portal.notifications import notify
 from portal.places.models import Station
 from portal.places.workdays import calendar
-from portal.ratings import rules as ratings
-from portal.ratings.models import FollowUp, Rating
+from portal.ratings.models import Rating
 from portal.security import staff_only
 from portal.timeutil import local_now, local_today, utcnow
 from portal.web import attempt, form_status, render
@@ -389,47 +388,6 @@ def visit_done(visit_id: int):
         db.session.commit()
         flash(_("已记录上门办理结果。"), "success")
     return redirect(url_for("desk.home_visits"))
-
-
-# -- rating follow-ups ---------------------------------------------------------------------------
-
-def _cases_query():
-    query = select(FollowUp).options(joinedload(FollowUp.rating).joinedload(Rating.booking))
-    if not access.is_town_staff(_me()):
-        query = query.where(FollowUp.station_id == _me().station_id)
-    return query
-
-
-@bp.route("/follow-ups")
-def follow_ups():
-    """Bad ratings' follow-up cases; overdue ones first and highlighted."""
-    today = local_today()
-    cases = db.session.scalars(_cases_query().order_by(FollowUp.opened_at.desc())).all()
-    rows = sorted(((c, ratings.overdue(c, today), ratings.next_step(c)) for c in cases),
-                  key=lambda row: (not row[1], row[2] is None))
-    return render("desk/follow_ups.html", rows=rows, today=today)
-
-
-@bp.route("/follow-ups/<int:case_id>", methods=["GET", "POST"])
-def follow_up(case_id: int):
-    """One case: the rating, the steps so far, and the next step to record."""
-    case = db.session.scalar(_cases_query().where(FollowUp.id == case_id)) or abort(404)
-    form = StepForm()
-    step_name = ratings.next_step(case)
-    status = 200
-    if form.validate_on_submit() and step_name:
-        try:
-            ratings.record_step(case, step_name, _me(), form.text.data)
-        except ratings.RatingRefused as refused:
-            form.form_errors.append(refused.message)
-            status = 409
-        else:
-            flash(_("已记录。"), "success")
-            return redirect(url_for("desk.follow_up", case_id=case.id))
-    elif form.errors:
-        status = 422
-    return render("desk/follow_up.html", case=case, form=form, step=step_name,
-                  overdue=ratings.overdue(case, local_today())), status
 
 
 # -- figures -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from portal.booking import access
 from portal.booking.forms import LookupForm
 from portal.booking import service as booking_service
 from portal.extensions import limiter
+from portal.main import hub as hub_content
 from portal.web import (ELDER_COOKIE, KIOSK_COOKIE, LANG_COOKIE, cookies_secure, form_status,
                         is_kiosk, render)
 
@@ -17,8 +18,10 @@ bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 
 @bp.route("/")
 def home():
-    """Kiosk home. Opening it marks this browser as a kiosk (idle reset, no remember-me)."""
-    response = render("kiosk/home.html")
+    """Kiosk home: the big tiles and today's notices. Opening it marks this browser as a
+    kiosk (idle reset, no remember-me)."""
+    today, notices = hub_content.todays_notices(limit=4)
+    response = render("kiosk/home.html", notices=notices, notices_today=today)
     if request.cookies.get(KIOSK_COOKIE) != "1":
         response.set_cookie(KIOSK_COOKIE, "1", max_age=10 * 365 * 24 * 3600, samesite="Lax",
                             httponly=True, secure=cookies_secure())

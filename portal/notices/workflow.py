@@ -112,6 +112,11 @@ def live_query(now: datetime | None = None):
                                 Notice.publish_at <= (now or utcnow()))
 
 
+def category_text(category: str | None) -> str:
+    """A category as people read it: the catalogue's path 社会保障\\养老保险 as 社会保障 › 养老保险."""
+    return " › ".join(part.strip() for part in (category or "").split("\\") if part.strip())
+
+
 def filter_choices() -> dict[str, list[SelectChoice]]:
     """What the notice filters offer (category, agency, year): the values live notices have,
     each list led by 全部. The notices list and /search use the same lists."""
@@ -119,7 +124,7 @@ def filter_choices() -> dict[str, list[SelectChoice]]:
         found = db.session.scalars(select(distinct(column)).where(
             Notice.status == "published", Notice.publish_at <= utcnow(), column != "")
             .order_by(column)).all()
-        return [SelectChoice(v, v) for v in found]
+        return [SelectChoice(v, category_text(v)) for v in found]
     years = db.session.scalars(select(distinct(func.extract("year", Notice.published_on))).where(
         Notice.status == "published", Notice.publish_at <= utcnow())).all()
     every = SelectChoice("", _("全部"))

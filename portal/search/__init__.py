@@ -3,9 +3,10 @@
     add_to_index(kind, id) / remove_from_index(kind, id)  — queue a change (same transaction)
     query_index(text, kinds=…, filters=…, page=…)         — ranked, highlighted hits
 
-plus `drain`, `reindex` and `verify` for keeping the index right (see service.py). The rest
-of the portal never imports Whoosh.
+plus `drain`, `reindex` and `verify` for keeping the index right (service.py; querying is
+results.py). The rest of the portal never imports Whoosh.
 """
+from portal.search.results import Results, query_index  # noqa: F401
 from portal.search.service import (  # noqa: F401
-    Results, add_to_index, drain, query_index, reindex, remove_from_index, verify, watch,
+    add_to_index, drain, reindex, remove_from_index, verify, watch,
 )

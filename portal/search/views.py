@@ -6,9 +6,11 @@ A real GET form (works without JavaScript); htmx swaps in the results as people 
 from __future__ import annotations
 
 from flask import Blueprint, request
+from sqlalchemy import select
 
 from portal.extensions import db, limiter
-from portal.search import service
+from portal.places.models import Town
+from portal.search import results as search_results
 from portal.search.documents import PROVIDERS
 from portal.web import render
 from portal.params import page_number
@@ -26,11 +28,12 @@ def index():
     kinds = [kind] if kind in PROVIDERS else None
     filters = {name: request.args.get(name, "")[:80] for name in FILTERS
                if request.args.get(name)}
-    results = service.query_index(text, kinds=kinds, filters=filters,
+    results = search_results.query_index(text, kinds=kinds, filters=filters,
                                   page=page_number())
     return render("search/index.html", "search/_results.html", results=results,
                   kind=kind if kinds else "", filters=filters, providers=PROVIDERS,
                   latest=_latest() if not results.hits else [],
+                  town=db.session.scalar(select(Town).limit(1)) if not results.hits else None,
                   choices=_filter_choices() if filters or kind == "notice" else None)
 
 

@@ -61,7 +61,7 @@ def index():
             ServiceOrder.station_id.in_(mine.stations), ServiceOrder.status == "ordered")),
         "stars": len(_star_candidates(mine)),
     }
-    return render("volunteer/manage/index.html", teams=_mine(Team, mine.teams),
+    return render("coordinate/index.html", teams=_mine(Team, mine.teams),
                   stations=_mine(VolunteerStation, mine.stations), activities=upcoming,
                   counts=counts, today=today)
 
@@ -100,7 +100,7 @@ def new_team():
             db.session.commit()
             flash(_("团队已建立，您是它的协调员。"), "success")
             return redirect(url_for("coordinate.index"))
-    return render("volunteer/manage/team.html", form=form), form_status(form)
+    return render("coordinate/team.html", form=form), form_status(form)
 
 
 @bp.route("/stations/new", methods=["GET", "POST"])
@@ -119,7 +119,7 @@ def new_station():
             db.session.commit()
             flash(_("服务站已建立，您是它的协调员。"), "success")
             return redirect(url_for("coordinate.index"))
-    return render("volunteer/manage/station.html", form=form), form_status(form)
+    return render("coordinate/station.html", form=form), form_status(form)
 
 
 # -- the service menu (点单) --------------------------------------------------------------------
@@ -147,7 +147,7 @@ def offers():
     menu = db.session.scalars(select(ServiceOffer).options(joinedload(ServiceOffer.team))
                               .order_by(ServiceOffer.active.desc(), ServiceOffer.position,
                                         ServiceOffer.id)).all()
-    return render("volunteer/manage/offers.html", form=form, menu=menu,
+    return render("coordinate/offers.html", form=form, menu=menu,
                   keeps={o.id for o in menu if access.keeps_offer(current_user, o)}), form_status(form)
 
 
@@ -200,7 +200,7 @@ def new_activity():
                 return redirect(url_for("coordinate.activity", activity_id=made[0].id))
     if form.errors or form.form_errors:
         status = 422
-    return render("volunteer/manage/new_activity.html", form=form), status
+    return render("coordinate/new_activity.html", form=form), status
 
 
 def _roster(activity: Activity) -> tuple[list[SignUp], dict[int, HourRecord]]:
@@ -219,7 +219,7 @@ def activity(activity_id: int):
     roster, records = _roster(found)
     capacity = CapacityForm(capacity=found.capacity)
     now = local_now()
-    return render("volunteer/manage/activity.html", activity=found, roster=roster,
+    return render("coordinate/activity.html", activity=found, roster=roster,
                   records=records, scan=ScanForm(), capacity=capacity,
                   cancel=CancelActivityForm(), release=ReleaseForm(),
                   before_start=signups.starts_at(found) > now,
@@ -327,7 +327,7 @@ def hours_list():
         .options(joinedload(HourRecord.volunteer), joinedload(HourRecord.team))
         .order_by(HourRecord.served_on.desc(), HourRecord.id.desc()).limit(200)).all()
     today = local_today()
-    return render("volunteer/manage/hours.html", records=records, status=status,
+    return render("coordinate/hours.html", records=records, status=status,
                   first=today.replace(day=1), last=today)
 
 
@@ -393,7 +393,7 @@ def _star_candidates(mine: access.Scope) -> list[tuple[Volunteer, int, int]]:
 
 @bp.route("/stars")
 def stars():
-    return render("volunteer/manage/stars.html", rows=_star_candidates(_scope()),
+    return render("coordinate/stars.html", rows=_star_candidates(_scope()),
                   thresholds=hours.thresholds())
 
 
@@ -414,7 +414,7 @@ def wish_queue():
     wishes_ = db.session.scalars(select(Wish).where(
         Wish.station_id.in_(_scope().stations), Wish.status == "posted").order_by(Wish.id)).all()
     forms = {w.id: ScreenForm(prefix=f"w{w.id}", title=w.title, story=w.story) for w in wishes_}
-    return render("volunteer/manage/wishes.html", wishes=wishes_, forms=forms)
+    return render("coordinate/wishes.html", wishes=wishes_, forms=forms)
 
 
 @bp.route("/wishes/<int:wish_id>/screen", methods=["POST"])
@@ -449,7 +449,7 @@ def order_queue():
         form = forms[o.id] = DispatchForm(prefix=f"o{o.id}")
         form.team.choices = [SelectChoice(0, _("请选择"))] + [SelectChoice(t.id, t.name) for t in teams]
         form.team.data = o.team_id or (o.offer.team_id or 0)
-    return render("volunteer/manage/orders.html", orders=orders_, forms=forms)
+    return render("coordinate/orders.html", orders=orders_, forms=forms)
 
 
 @bp.route("/orders/<int:order_id>/dispatch", methods=["POST"])

@@ -1,0 +1,232 @@
+"""Activities and the volunteer's own pages: the list, one activity with sign-up and the
+waitlist, registration, my volunteering, the certificate, teams and my tasks."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from wtforms.fields.choices import SelectChoice
+
+from portal.extensions import db, limiter
+from portal.places.models import Town
+from portal.timeutil import local_now, local_today
+from portal.volunteer import access, hours, signups
+from portal.volunteer.forms import (FilterForm, VolunteerForm)
+from portal.volunteer.models import (Activity, HourRecord, ServiceOrder, SignUp, TeamMember, Volunteer, Wish)
+from portal.volunteer.signups import VolunteerRefused
+from portal.web import attempted, form_status, refusal, render, safe_next, user_key
+from portal.params import page_number
+from portal.volunteer.views import (PER_PAGE, active_stations, active_teams, bp, options,
+                                    volunteer_or_register)
+
+
+def upcoming(form: FilterForm, now: datetime):
+    """Open activities that have not ended, soonest first, as the filters narrow them."""
+    first = max(form.day.data or now.date(), now.date())
+    query = select(Activity).where(Activity.status == "open", Activity.day >= first).where(
+        or_(Activity.day > now.date(), Activity.ends > now.time()))
+    if form.team.data:
+        query = query.where(Activity.team_id == form.team.data)
+    if form.station.data:
+        query = query.where(Activity.station_id == form.station.data)
+    if form.skill.data:
+        query = query.where(Activity.skill == form.skill.data)
+    return query.options(joinedload(Activity.team), joinedload(Activity.station)).order_by(
+        Activity.day, Activity.starts, Activity.id)
+
+
+@bp.route("/")
+def activities():
+    """Upcoming activities with places left, filterable by team, station, date and skill."""
+    form = FilterForm(request.args)
+    form.team.choices = options(active_teams(), _("全部团队"))
+    form.station.choices = options(active_stations(), _("全部服务站"))
+    form.validate()  # a malformed date is ignored (and said), the rest still filters
+    page = db.paginate(upcoming(form, local_now()), page=page_number(),
+                       per_page=PER_PAGE, error_out=False)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render("volunteer/activities.html", "volunteer/_activities.html", form=form,
+                  page=page, args=args)
+
+
+def _waiting_before(signup: SignUp) -> int:
+    return db.session.scalar(select(func.count()).select_from(SignUp).where(
+        SignUp.activity_id == signup.activity_id, SignUp.status == "waitlisted",
+        or_(SignUp.queued_at < signup.queued_at,
+            (SignUp.queued_at == signup.queued_at) & (SignUp.id < signup.id))))
+
+
+@bp.route("/activities/<int:activity_id>")
+def activity(activity_id: int):
+    """One activity: what, where, when, places left — and my place or waitlist position."""
+    found = db.session.get(Activity, activity_id) or abort(404)
+    volunteer = access.volunteer_of(current_user)
+    mine = volunteer and db.session.scalar(select(SignUp).where(
+        SignUp.activity_id == found.id, SignUp.volunteer_id == volunteer.id))
+    position = _waiting_before(mine) + 1 if mine and mine.status == "waitlisted" else None
+    now = local_now()
+    return render("volunteer/activity.html", activity=found, volunteer=volunteer, mine=mine,
+                  position=position, started=signups.starts_at(found) <= now,
+                  can_cancel=signups.cutoff(found) > now)
+
+
+@bp.route("/activities/<int:activity_id>/signup", methods=["POST"])
+@login_required
+@limiter.limit("30 per hour", methods=["POST"], key_func=user_key)
+def sign_up(activity_id: int):
+    found = db.session.get(Activity, activity_id) or abort(404)
+    back = url_for("volunteer.activity", activity_id=found.id)
+    if (volunteer := volunteer_or_register()) is None:
+        return redirect(url_for("volunteer.register", next=back))
+    try:
+        signup = signups.sign_up(found, volunteer, now=local_now())
+    except VolunteerRefused as refused:
+        return refusal(refused, back)
+    if signup.status == "confirmed":
+        flash(_("报名成功。签到码 %(code)s，活动当天请出示给协调员。", code=signup.code), "success")
+    else:
+        flash(_("名额已满，您已进入候补名单（第%(n)d位）。有人取消时按顺序递补，递补成功会通知您。",
+                n=_waiting_before(signup) + 1), "info")
+    return redirect(back)
+
+
+@bp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
+@login_required
+def cancel(activity_id: int):
+    found = db.session.get(Activity, activity_id) or abort(404)
+    back = url_for("volunteer.activity", activity_id=found.id)
+    volunteer = access.volunteer_of(current_user)
+    mine = volunteer and db.session.scalar(select(SignUp).where(
+        SignUp.activity_id == found.id, SignUp.volunteer_id == volunteer.id))
+    if not mine:
+        abort(404)
+    return attempted(lambda: signups.cancel(mine, now=local_now()), back, _("已取消报名。"))
+
+
+# -- registration, my volunteering, the certificate ------------------------------------------------
+
+@bp.route("/register", methods=["GET", "POST"])
+@login_required
+def register():
+    """Register as a volunteer once (and change the details later)."""
+    volunteer = access.volunteer_of(current_user)
+    form = VolunteerForm(obj=None)
+    form.teams.choices = [SelectChoice(t.id, t.name) for t in active_teams()]
+    if request.method == "GET":
+        _fill(form, volunteer)
+    if form.validate_on_submit():
+        try:
+            volunteer = _save(form, volunteer)
+        except IntegrityError:  # another account's record has this ID number, or a twin
+            db.session.rollback()  # of a double-clicked form registered first
+            volunteer = access.volunteer_of(current_user)
+            if db.session.scalar(select(Volunteer.user_id).where(
+                    Volunteer.id_card == form.id_card.data)) not in (None, current_user.id):
+                form.id_card.errors.append(_(
+                    "这个身份证号码已经用另一个账号登记为志愿者，一个人只有一份志愿服务记录。"
+                    "请用那个账号登录；如有疑问请联系协调员。"))
+        if not form.errors:
+            flash(_("志愿者信息已保存。"), "success")
+            return redirect(safe_next(request.args.get("next"), url_for("volunteer.mine")))
+    return render("volunteer/register.html", form=form, volunteer=volunteer), form_status(form)
+
+
+def _fill(form: VolunteerForm, volunteer: Volunteer | None) -> None:
+    if volunteer is None:
+        form.real_name.data = current_user.name
+        form.id_card.data = current_user.id_card or ""
+        return
+    form.real_name.data, form.id_card.data = volunteer.real_name, volunteer.id_card
+    form.gender.data, form.note.data = volunteer.gender, volunteer.note
+    form.skills.data, form.availability.data = volunteer.skill_codes, volunteer.availability_codes
+    form.teams.data = [t.id for t in volunteer.teams]
+
+
+def _save(form: VolunteerForm, volunteer: Volunteer | None) -> Volunteer:
+    if volunteer is None:
+        volunteer = Volunteer(user_id=current_user.id)
+        db.session.add(volunteer)
+    volunteer.real_name, volunteer.id_card = form.real_name.data, form.id_card.data
+    volunteer.gender, volunteer.note = form.gender.data, form.note.data
+    volunteer.skills = ",".join(form.skills.data)
+    volunteer.availability = ",".join(form.availability.data)
+    chosen = set(form.teams.data or ())
+    volunteer.teams = [t for t in active_teams() if t.id in chosen] + [
+        t for t in volunteer.teams if not t.active]  # a stopped team's members stay on it
+    db.session.commit()
+    return volunteer
+
+
+@bp.route("/me")
+@login_required
+def mine():
+    """My sign-ups, hours, star level, teams, wishes and orders."""
+    volunteer = access.volunteer_of(current_user)
+    context = {"volunteer": volunteer, "my_wishes": db.session.scalars(select(Wish).where(
+        Wish.user_id == current_user.id).order_by(Wish.id.desc())).all(),
+        "my_orders": db.session.scalars(select(ServiceOrder).where(
+            ServiceOrder.user_id == current_user.id).order_by(ServiceOrder.id.desc())).all()}
+    if volunteer is not None:
+        today = local_today()
+        context.update(
+            upcoming=db.session.scalars(select(SignUp).join(Activity).where(
+                SignUp.volunteer_id == volunteer.id, SignUp.status.in_(signups.ACTIVE),
+                Activity.day >= today).order_by(Activity.day, Activity.starts)).all(),
+            records=db.session.scalars(select(HourRecord).where(
+                HourRecord.volunteer_id == volunteer.id).order_by(
+                HourRecord.served_on.desc(), HourRecord.id.desc()).limit(50)).all(),
+            approved=hours.approved_minutes(volunteer.id), thresholds=hours.thresholds())
+    return render("volunteer/mine.html", **context)
+
+
+def issuer() -> str:
+    configured = current_app.config.get("VOLUNTEER_ISSUER")
+    if configured:
+        return configured
+    town = db.session.scalar(select(Town).order_by(Town.id).limit(1))
+    return f"{town.name if town else ''}新时代文明实践所"
+
+
+@bp.route("/me/certificate")
+@login_required
+def certificate():
+    """The printable service-record certificate (志愿服务记录证明)."""
+    volunteer = access.volunteer_of(current_user)
+    if volunteer is None:
+        return redirect(url_for("volunteer.register"))
+    return render("volunteer/certificate.html",
+                  certificate=hours.certificate(volunteer, local_today()), issuer=issuer())
+
+
+@bp.route("/teams/")
+def teams():
+    counts = dict(db.session.execute(select(TeamMember.team_id, func.count())
+                                     .group_by(TeamMember.team_id)).all())
+    return render("volunteer/teams.html", teams=active_teams(), counts=counts,
+                  volunteer=access.volunteer_of(current_user))
+
+
+
+
+@bp.route("/tasks")
+@login_required
+def tasks():
+    """A volunteer's work: orders dispatched to my teams, orders I accepted, wishes I or my
+    teams claimed."""
+    volunteer = access.volunteer_of(current_user)
+    if volunteer is None:
+        return redirect(url_for("volunteer.register", next=url_for("volunteer.tasks")))
+    teams_ = access.member_teams(volunteer)
+    open_orders = db.session.scalars(select(ServiceOrder).where(or_(
+        (ServiceOrder.team_id.in_(teams_)) & (ServiceOrder.status == "dispatched"),
+        (ServiceOrder.volunteer_id == volunteer.id) & (ServiceOrder.status == "accepted")))
+        .order_by(ServiceOrder.id)).all()
+    claimed = db.session.scalars(select(Wish).where(
+        or_(Wish.claim_volunteer_id == volunteer.id, Wish.claim_team_id.in_(teams_)),
+        Wish.status == "claimed").order_by(Wish.id)).all()
+    return render("volunteer/tasks.html", orders=open_orders, wishes=claimed)
