@@ -552,3 +552,42 @@ def test_a_waitlisted_volunteer_is_promoted_checked_in_and_out_and_certified(pho
         phone.emulate_media(media="print")
         shot(phone, "volunteer-certificate-print-375")
         phone.emulate_media(media="screen")
+
+
+LOOKS = {  # name → (viewport, cookies)
+    "375": (PHONE, {}),
+    "elder-375": (PHONE, {"tb_elder": "1"}),
+    "kiosk": (KIOSK, {"tb_kiosk": "1"}),
+}
+PAGES = {"hub": "/", "guide": "/services/SB-008", "kiosk-home": "/kiosk/",
+         "weekly-issue": "/civility/issues/1", "desk": "/desk/"}
+
+
+@pytest.mark.parametrize("look", LOOKS)
+def test_five_pages_at_phone_width_in_elder_mode_and_on_the_kiosk(browser, server, look):
+    """The hub, a guide, the kiosk home, a weekly issue and the desk: no serious or critical
+    axe finding, nothing wider than the screen, every control in the header at least 44 px
+    (48 in elder mode and on the kiosk). Screenshots in test-artifacts/."""
+    size, cookies = LOOKS[look]
+    context = browser.new_context(viewport=size, base_url=server, locale="zh-CN",
+                                  has_touch=True, is_mobile=size is PHONE)
+    context.add_cookies([{"name": k, "value": v, "url": server} for k, v in cookies.items()])
+    page = context.new_page()
+    try:
+        for name, path in PAGES.items():
+            if name == "desk":
+                sign_in_as(page, "13800000101")
+            page.goto(path)
+            assert page.locator("h1").count() >= 1, name
+            shot(page, f"page-{name}-{look}")
+            assert serious_violations(page) == [], name
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= size["width"] + 1, (name, wide)
+            smallest = 48 if look != "375" else 44
+            for control in page.locator(".site-header button, .site-header a, .prefs button").all():
+                box = control.bounding_box()
+                if box:
+                    assert box["height"] >= smallest and box["width"] >= smallest, \
+                        (name, control.inner_text(), box)
+    finally:
+        context.close()
