@@ -57,3 +57,12 @@ def test_one_date_and_one_date_time_format_per_language(app):
     template_dir = Path(__file__).resolve().parent.parent / "templates"
     formats = re.compile(r"dateformat|datetimeformat\('(short|medium|long|full)'\)|%Y-%m-%d")
     assert [str(p) for p in template_dir.rglob("*.html") if formats.search(p.read_text())] == []
+
+
+def test_the_catalogues_fixed_vocabularies_are_translated_free_text_is_not(town, client, page):
+    client.set_cookie("tb_lang", "en")
+    guide = page(client.get("/services/SB-008"))
+    materials = guide.text("table")
+    assert "Original" in materials and "原件" not in materials
+    assert "Free" in guide.text("dl") and "免费" not in guide.text("dl")
+    assert "社会保障卡" in materials  # a material's name is the town's own text

@@ -190,6 +190,7 @@ def calendar():
 
 @bp.route("/calendar/<day>/delete", methods=["POST"])
 def delete_calendar_day(day: str):
+    """Remove a holiday or make-up day from the working-day calendar."""
     from datetime import date
     try:
         row = db.session.get(CalendarDay, date.fromisoformat(day))
@@ -267,6 +268,7 @@ def civility():
 
 @bp.route("/civility/categories/<int:category_id>/toggle", methods=["POST"])
 def toggle_category(category_id: int):
+    """Switch a civility report category on or off (residents see only the active ones)."""
     from portal.civility.models import ReportCategory
     category = db.get_or_404(ReportCategory, category_id)
     category.active = not category.active

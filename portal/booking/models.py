@@ -26,6 +26,10 @@ OPEN_STATUSES = ("booked", "checked_in", "accepted", "in_progress", "forwarded")
 CHANNELS = ("online", "kiosk", "phone", "walkin")
 # Which capacity a channel draws on: web and kiosk share one pool (DESIGN.md §4).
 POOL_OF_CHANNEL = {"online": "online", "kiosk": "online", "phone": "phone", "walkin": "walkin"}
+# The catalogue's fixed vocabularies, translated; anything else in those fields is free text
+# and shows as written.
+MATERIAL_FORM_LABELS = {"原件": _l("原件"), "复印件": _l("复印件"), "原件和复印件": _l("原件和复印件")}
+FEE_LABELS = {"免费": _l("免费")}
 CHANNEL_LABELS = {"online": _l("网上预约"), "kiosk": _l("自助终端"), "phone": _l("电话预约"),
                   "walkin": _l("现场办理")}
 # What each timeline step is called on the status and desk pages.

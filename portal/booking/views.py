@@ -28,13 +28,14 @@ from portal.timeutil import local_now
 from portal.web import form_status, is_kiosk, render
 from portal.params import arg_id
 from portal.booking.forms import REASON_LABELS
-from portal.booking.models import (CHANNEL_LABELS, EVENT_LABELS, HOME_VISIT_STATUS_LABELS,
-                                   STATUS_LABELS)
+from portal.booking.models import (CHANNEL_LABELS, EVENT_LABELS, FEE_LABELS,
+                                   HOME_VISIT_STATUS_LABELS, MATERIAL_FORM_LABELS, STATUS_LABELS)
 from portal.templating import label_filters
 
 bp = Blueprint("booking", __name__)
 label_filters(bp, booking_status=STATUS_LABELS, visit_status=HOME_VISIT_STATUS_LABELS,
-              visit_reason=REASON_LABELS, channel_label=CHANNEL_LABELS, event_label=EVENT_LABELS)
+              visit_reason=REASON_LABELS, channel_label=CHANNEL_LABELS, event_label=EVENT_LABELS,
+              material_form=MATERIAL_FORM_LABELS, fee_label=FEE_LABELS)
 
 
 # -- catalogue and guide ---------------------------------------------------------------------

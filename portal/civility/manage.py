@@ -66,6 +66,7 @@ def review(report_id: int):
 
 @moderate.route("/reports/<int:report_id>/<any(verify, reject, merge):action>", methods=["POST"])
 def decide_report(report_id: int, action: str):
+    """Verify, reject (with a reason the reporter sees) or merge a submitted report."""
     found = _report_or_404(report_id)
     if action == "verify":
         attempt(lambda: workflow.verify(found, current_user,
@@ -124,6 +125,7 @@ def new_issue():
 
 @moderate.route("/appeals/<int:appeal_id>", methods=["GET", "POST"])
 def appeal(appeal_id: int):
+    """One appeal: the report, what was asked, and the decision (upheld, corrected, withdrawn)."""
     entry = db.session.get(Appeal, appeal_id) or abort(404)
     form = DecideForm()
     if form.validate_on_submit():

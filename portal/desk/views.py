@@ -147,6 +147,7 @@ def step(ref: str, action: str):
 
 @bp.route("/bookings/<ref>/reject", methods=["POST"])
 def reject(ref: str):
+    """Reject the case with a reason the resident is told."""
     booking = _acting_on(ref)
     form = ReasonForm(prefix="reject")
     if not form.validate_on_submit():

@@ -147,6 +147,7 @@ def upload(notice_id: int):
 @editor.route("/notices/<int:notice_id>/attachments/<int:attachment_id>/delete",
               methods=["POST"])
 def remove_attachment(notice_id: int, attachment_id: int):
+    """Take an attachment off a notice (recorded in the audit log)."""
     notice = _notice_or_404(notice_id)
     item = next((a for a in notice.attachments if a.id == attachment_id), None) or abort(404)
     audit.record("notice.detach", notice, filename=item.filename)
@@ -158,6 +159,7 @@ def remove_attachment(notice_id: int, attachment_id: int):
 
 @editor.route("/notices/<int:notice_id>/attachments/<int:attachment_id>")
 def staff_attachment(notice_id: int, attachment_id: int):
+    """An attachment as editors see it, also before the notice is published."""
     return download(_notice_or_404(notice_id), attachment_id)
 
 

@@ -262,6 +262,7 @@ def tick(activity_id: int):
 
 @bp.route("/activities/<int:activity_id>/capacity", methods=["POST"])
 def capacity(activity_id: int):
+    """Change how many places an activity has; a larger number promotes from the waitlist."""
     found = access.activity_or_404(current_user, activity_id)
     form = CapacityForm()
 
@@ -276,6 +277,7 @@ def capacity(activity_id: int):
 
 @bp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
 def cancel(activity_id: int):
+    """Cancel an activity; everyone signed up or waiting is told."""
     found = access.activity_or_404(current_user, activity_id)
     form = CancelActivityForm()
 
@@ -307,6 +309,7 @@ def release(activity_id: int, signup_id: int):
 
 @bp.route("/activities/<int:activity_id>/attendance.<any(csv, xlsx):kind>")
 def attendance_export(activity_id: int, kind: str):
+    """The activity's attendance (sign-ups, check-in and check-out, hours) as a spreadsheet."""
     found = access.activity_or_404(current_user, activity_id)
     audit.record("volunteer.attendance_export", found, kind=kind)
     db.session.commit()
@@ -333,6 +336,7 @@ def hours_list():
 
 @bp.route("/hours/<int:record_id>", methods=["POST"])
 def decide(record_id: int):
+    """Approve, adjust or reject recorded hours, with a reason for any change."""
     record = db.session.get(HourRecord, record_id)
     if record is None or record.team_id not in _scope().teams:
         abort(404)
@@ -393,12 +397,14 @@ def _star_candidates(mine: access.Scope) -> list[tuple[Volunteer, int, int]]:
 
 @bp.route("/stars")
 def stars():
+    """Volunteers whose approved hours reach a higher star level, waiting for review."""
     return render("coordinate/stars.html", rows=_star_candidates(_scope()),
                   thresholds=hours.thresholds())
 
 
 @bp.route("/stars/<int:volunteer_id>", methods=["POST"])
 def review_star(volunteer_id: int):
+    """Confirm a volunteer's new star level."""
     row = next((r for r in _star_candidates(_scope()) if r[0].id == volunteer_id), None)
     if row is None:
         abort(404)
@@ -411,6 +417,7 @@ def review_star(volunteer_id: int):
 
 @bp.route("/wishes")
 def wish_queue():
+    """Micro-wishes waiting for screening, and those on the wall."""
     wishes_ = db.session.scalars(select(Wish).where(
         Wish.station_id.in_(_scope().stations), Wish.status == "posted").order_by(Wish.id)).all()
     forms = {w.id: ScreenForm(prefix=f"w{w.id}", title=w.title, story=w.story) for w in wishes_}
@@ -419,6 +426,7 @@ def wish_queue():
 
 @bp.route("/wishes/<int:wish_id>/screen", methods=["POST"])
 def screen(wish_id: int):
+    """Put a wish on the wall as edited, or turn it down with a reason."""
     wish = db.session.get(Wish, wish_id)
     if wish is None or not access.screens(current_user, wish):
         abort(404)
@@ -440,6 +448,7 @@ def screen(wish_id: int):
 
 @bp.route("/orders")
 def order_queue():
+    """Service orders to dispatch, and where each one stands."""
     orders_ = db.session.scalars(select(ServiceOrder).where(
         ServiceOrder.station_id.in_(_scope().stations),
         ServiceOrder.status.in_(("ordered", "dispatched"))).order_by(ServiceOrder.id)).all()
@@ -454,6 +463,7 @@ def order_queue():
 
 @bp.route("/orders/<int:order_id>/dispatch", methods=["POST"])
 def dispatch(order_id: int):
+    """Send an order to a team (again, while nobody has accepted it)."""
     order = db.session.get(ServiceOrder, order_id)
     if order is None or not access.dispatches(current_user, order):
         abort(404)

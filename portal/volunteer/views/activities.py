@@ -79,6 +79,7 @@ def activity(activity_id: int):
 @login_required
 @limiter.limit("30 per hour", methods=["POST"], key_func=user_key)
 def sign_up(activity_id: int):
+    """Take a place, or join the waitlist when the activity is full."""
     found = db.session.get(Activity, activity_id) or abort(404)
     back = url_for("volunteer.activity", activity_id=found.id)
     if (volunteer := volunteer_or_register()) is None:
@@ -98,6 +99,7 @@ def sign_up(activity_id: int):
 @bp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
 @login_required
 def cancel(activity_id: int):
+    """Give the place back (until the cut-off); the first on the waitlist moves up."""
     found = db.session.get(Activity, activity_id) or abort(404)
     back = url_for("volunteer.activity", activity_id=found.id)
     volunteer = access.volunteer_of(current_user)
@@ -205,6 +207,7 @@ def certificate():
 
 @bp.route("/teams/")
 def teams():
+    """The volunteer teams and what they do."""
     counts = dict(db.session.execute(select(TeamMember.team_id, func.count())
                                      .group_by(TeamMember.team_id)).all())
     return render("volunteer/teams.html", teams=active_teams(), counts=counts,

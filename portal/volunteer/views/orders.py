@@ -38,6 +38,7 @@ def menu():
 @login_required
 @limiter.limit("10 per day", methods=["POST"], key_func=user_key)
 def new_order():
+    """Order a service from the menu; a coordinator dispatches it to a team."""
     form = OrderForm()
     form.offer.choices = options(_offers(), _("请选择"))
     form.station.choices = options(active_stations(), _("请选择"))
@@ -87,6 +88,7 @@ def order(order_id: int):
 @bp.route("/orders/<int:order_id>/accept", methods=["POST"])
 @login_required
 def accept_order(order_id: int):
+    """A volunteer of the dispatched team takes the order."""
     volunteer = access.volunteer_of(current_user)
 
     def act(found):
@@ -101,6 +103,7 @@ def accept_order(order_id: int):
 @bp.route("/orders/<int:order_id>/finish", methods=["POST"])
 @login_required
 def finish_order(order_id: int):
+    """The volunteer marks the order done; the time goes to the coordinator as hours."""
     form, volunteer = FinishForm(), access.volunteer_of(current_user)
 
     def act(found):
@@ -117,6 +120,7 @@ def finish_order(order_id: int):
 @bp.route("/orders/<int:order_id>/rate", methods=["POST"])
 @login_required
 def rate_order(order_id: int):
+    """The resident rates the finished service, once."""
     form = ThanksForm()
 
     def act(found):
@@ -133,6 +137,7 @@ def rate_order(order_id: int):
 @bp.route("/orders/<int:order_id>/cancel", methods=["POST"])
 @login_required
 def cancel_order(order_id: int):
+    """The resident cancels, while no volunteer has accepted."""
     def act(found):
         if found.user_id != current_user.id:
             abort(404)

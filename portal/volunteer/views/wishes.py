@@ -35,6 +35,7 @@ def wall():
 @login_required
 @limiter.limit("10 per day", methods=["POST"], key_func=user_key)
 def new_wish():
+    """Post a micro-wish; it goes on the wall after screening."""
     form = WishForm()
     form.station.choices = options(active_stations(), _("请选择"))
     if form.validate_on_submit():
@@ -68,6 +69,7 @@ def _wish_or_404(wish_id: int) -> Wish:
 
 @bp.route("/wishes/<int:wish_id>")
 def wish(wish_id: int):
+    """One wish; its owner, claimant and coordinators also see the steps and how to get in touch."""
     found = _wish_or_404(wish_id)
     volunteer = access.volunteer_of(current_user)
     owner = current_user.is_authenticated and found.user_id == current_user.id
@@ -85,6 +87,7 @@ def wish(wish_id: int):
 @bp.route("/wishes/<int:wish_id>/claim", methods=["POST"])
 @login_required
 def claim_wish(wish_id: int):
+    """Claim a wish, alone or for a team one belongs to."""
     volunteer = volunteer_or_register()
     if volunteer is None:
         return redirect(url_for("volunteer.register",
@@ -106,6 +109,7 @@ def claim_wish(wish_id: int):
 @bp.route("/wishes/<int:wish_id>/fulfil", methods=["POST"])
 @login_required
 def fulfil_wish(wish_id: int):
+    """The claimant says how the wish came true."""
     form, volunteer = NoteForm(), access.volunteer_of(current_user)
 
     def act(found):
@@ -121,6 +125,7 @@ def fulfil_wish(wish_id: int):
 @bp.route("/wishes/<int:wish_id>/thank", methods=["POST"])
 @login_required
 def thank_wish(wish_id: int):
+    """The owner thanks and rates, once."""
     form = ThanksForm()
 
     def act(found):
@@ -137,6 +142,7 @@ def thank_wish(wish_id: int):
 @bp.route("/wishes/<int:wish_id>/withdraw", methods=["POST"])
 @login_required
 def withdraw_wish(wish_id: int):
+    """The owner takes the wish back, while nobody has claimed it."""
     def act(found):
         if found.user_id != current_user.id:
             abort(404)
