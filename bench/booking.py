@@ -57,7 +57,7 @@ def build(data_dir: Path) -> dict:
     from portal import create_app
     from portal.booking.catalogue import load_catalogue
     from portal.booking.models import Booking, OpenBookingCount, ServiceItem, SlotUsage
-    from portal.booking.service import REF_ALPHABET
+    from portal.refs import ALPHABET as REF_ALPHABET
     from portal.booking.slots import slot_times
     from portal.extensions import db
     from portal.places.hours import periods_on
