@@ -31,6 +31,20 @@ from portal.accounts.models import User, UserRole
 from portal.extensions import db
 
 PASSWORD = "correct-horse-42"
+
+
+def _shipped_synonyms() -> list[str]:
+    """The synonym groups migration 0010 loads (read from the migration itself)."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0010_default_synonyms.py"
+    spec = importlib.util.spec_from_file_location("default_synonyms", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._groups()
+
+
+SHIPPED_SYNONYMS = _shipped_synonyms()
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 
 
@@ -89,6 +103,9 @@ def database_url(request, tmp_path):
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
             "AND tablename <> 'alembic_version'"))]
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        # Put back the rows the migrations ship, as a freshly migrated database has them.
+        conn.execute(text("INSERT INTO search_synonyms (terms, updated_at) VALUES (:t, now())"),
+                     [{"t": terms} for terms in SHIPPED_SYNONYMS])
     engine.dispose()
     return url
 
