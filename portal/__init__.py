@@ -52,6 +52,8 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=preferred_language)
     htmx.init_app(app)
     limiter.init_app(app)
+    from portal import jobs
+    jobs.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -17,6 +17,88 @@ bookings_cli = AppGroup("bookings", help="Booking jobs.")
 search_cli = AppGroup("search", help="The search index.")
 notices_cli = AppGroup("notices", help="Policy notices.")
 civility_cli = AppGroup("civility", help="Civility board jobs.")
+jobs_cli = AppGroup("jobs", help="The worker that sends messages and runs the periodic tasks.")
+
+
+@jobs_cli.command("run")
+@click.option("--workers", default=2, show_default=True, help="Worker threads.")
+def jobs_run(workers):
+    """Run every periodic task on its schedule and send messages, until Ctrl+C (or TERM)."""
+    import logging
+
+    from flask import current_app
+
+    from portal.jobs import queue_of
+    queue = queue_of(current_app._get_current_object())
+    if queue is None:
+        raise click.UsageError("JOBS_QUEUE is empty: set sqlite, memory or redis://…")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"jobs worker: {workers} threads, queue {current_app.config['JOBS_QUEUE']}")
+    queue.create_consumer(workers=workers, worker_type="thread", periodic=True,
+                          scheduler_interval=1, check_worker_health=True).run()
+
+
+@jobs_cli.command("once")
+@click.argument("name")
+def jobs_once(name):
+    """Run one task now (for its current slot), e.g. from cron instead of the worker."""
+    from dataclasses import replace
+
+    from portal import jobs
+    if name not in jobs.JOBS:
+        raise click.UsageError(f"no task {name!r}; tasks: {', '.join(jobs.JOBS)}")
+    job = jobs.JOBS[name]
+    if job.at is not None:  # run now, for today's slot, whatever the hour
+        jobs.JOBS[name] = replace(job, at=None)
+    try:
+        record = jobs.run(name)
+    finally:
+        jobs.JOBS[name] = job
+    if record is None:
+        click.echo(f"{name}: another worker has this slot")
+    else:
+        click.echo(f"{name} [{record.status}] {record.result}")
+        raise SystemExit(0 if record.status == "ok" else 1)
+
+
+@jobs_cli.command("list")
+def jobs_list():
+    """Each task: its schedule, last run and next run."""
+    from portal import jobs
+    from portal.timeutil import to_local
+    for row in jobs.overview():
+        job, last = row["job"], row["last"]
+        when = f"daily {job.at:%H:%M}" if job.at else "every minute"
+        done = f"{to_local(last.started_at):%Y-%m-%d %H:%M} {last.status}" if last else "never"
+        click.echo(f"{job.name:20} {when:14} last: {done:24} next: "
+                   f"{to_local(row['next']):%Y-%m-%d %H:%M}")
+
+
+@click.command("backup")
+@click.argument("folder", type=click.Path(file_okay=False))
+def backup_command(folder):
+    """Copy the database (consistently, while the portal serves), the uploads and a manifest
+    into FOLDER (which must be new or empty)."""
+    from pathlib import Path
+
+    from portal import backup
+    made = backup.make(Path(folder))
+    click.echo(f"backup in {made.folder}: {made.summary}")
+
+
+@click.command("restore")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that already has data.")
+def restore_command(folder, force):
+    """Restore a backup made by `backup`: checks every file, upgrades an older schema,
+    puts back the uploads and rebuilds the search index."""
+    from pathlib import Path
+
+    from portal import backup
+    try:
+        click.echo(backup.restore(Path(folder), force=force))
+    except backup.BackupRefused as refused:
+        raise click.ClickException(str(refused)) from None
 
 
 @search_cli.command("reindex")
@@ -202,3 +284,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(search_cli)
     app.cli.add_command(notices_cli)
     app.cli.add_command(civility_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

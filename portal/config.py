@@ -6,6 +6,7 @@ database, the generated secret key, uploads and the search index.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -60,7 +61,36 @@ class Defaults:
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
     MAX_OPEN_BOOKINGS = 3  # open bookings one phone number may hold
     BOOKING_CUTOFF_MINUTES = 120  # cancel or move online until this long before the slot
-    NOTIFICATION_SENDERS: tuple[str, ...] = ()  # "module:callable" paths; default: record only
+    # Messages leave by SMS and e-mail (portal/deliveries.py, portal/channels.py). The SMS
+    # provider only sends approved templates: SMS_TEMPLATES maps each booking message's kind
+    # (and `brief`, `news`, `verify`) to the provider's template code per language; README
+    # lists their texts.
+    SMS_PROVIDER = "log"  # log (writes messages.log in the data dir) or aliyun
+    SMS_SIGN_NAME = "通办"  # the registered signature (签名)
+    SMS_TEMPLATES = {kind: {"zh": f"TB_{kind.upper()}_ZH", "en": f"TB_{kind.upper()}_EN"}
+                     for kind in ("booked", "moved", "cancelled", "reminder", "status",
+                                  "brief", "news", "verify")}
+    ALIYUN_SMS_ENDPOINT = "https://dysmsapi.aliyuncs.com/"
+    ALIYUN_REGION = "cn-hangzhou"
+    ALIYUN_ACCESS_KEY_ID = ""
+    ALIYUN_ACCESS_KEY_SECRET = ""
+    SMS_PER_PHONE_PER_DAY = 10  # SMS to one number in 24 hours, whoever caused them
+    SMS_PER_CLIENT_PER_DAY = 30  # SMS one client address may cause in 24 hours
+    SMS_QUIET_HOURS = (21, 8)  # no SMS from 21:00 to 08:00 local, unless about today
+    SMTP_HOST = ""  # no e-mail unless set
+    SMTP_PORT = 25
+    SMTP_STARTTLS = False
+    SMTP_USER = ""
+    SMTP_PASSWORD = ""
+    MAIL_FROM = "tongban@localhost"
+    DELIVERY_MAX_ATTEMPTS = 8  # then `failed`, shown in /admin/deliveries with a resend button
+    DELIVERY_RETRY_SECONDS = 30  # back-off: 30 s, 1, 2, 4 … minutes, at most an hour
+    # The jobs worker's queue (Huey): a SQLite file in the data dir by default, redis://… when
+    # several machines share one; "" keeps no queue (the web app then only writes rows, which
+    # the worker's once-a-minute sweep still finds).
+    JOBS_QUEUE = "sqlite"
+    BACKUP_KEEP_DAILY = 7
+    BACKUP_KEEP_WEEKLY = 4
     SEARCH_INDEX_MEMORY_MB = 512  # per process while (re)building the search index
     CIVILITY_RETENTION_DAYS = 90  # published items leave the public board after this long
     # …and this long after that (or after a report was rejected or merged), `civility purge`
@@ -90,6 +120,9 @@ def load(app, test_config: dict | None = None) -> None:
         app.config["TRUSTED_PROXIES"] = int(os.environ["PORTAL_TRUSTED_PROXIES"])
     if os.environ.get("PORTAL_VOLUNTEER_STAR_HOURS"):
         app.config["VOLUNTEER_STAR_HOURS"] = _star_hours(os.environ["PORTAL_VOLUNTEER_STAR_HOURS"])
+    for name, kind in ENVIRONMENT.items():
+        if os.environ.get(f"PORTAL_{name}"):
+            app.config[name] = kind(os.environ[f"PORTAL_{name}"])
     if os.environ.get("PORTAL_VOLUNTEER_ISSUER"):
         app.config["VOLUNTEER_ISSUER"] = os.environ["PORTAL_VOLUNTEER_ISSUER"]
     if test_config:
@@ -109,6 +142,20 @@ def load(app, test_config: dict | None = None) -> None:
         app.config["SECRET_KEY"] = _kept_secret(data_dir / "secret_key")
     if app.debug or app.testing:
         app.config["SESSION_COOKIE_SECURE"] = False
+
+
+def _flag(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+# Settings read from PORTAL_<NAME> in the environment, and how.
+ENVIRONMENT = {
+    "SMS_PROVIDER": str, "SMS_SIGN_NAME": str, "SMS_TEMPLATES": json.loads,
+    "ALIYUN_SMS_ENDPOINT": str, "ALIYUN_REGION": str, "ALIYUN_ACCESS_KEY_ID": str,
+    "ALIYUN_ACCESS_KEY_SECRET": str, "SMS_PER_PHONE_PER_DAY": int,
+    "SMS_PER_CLIENT_PER_DAY": int, "SMTP_HOST": str, "SMTP_PORT": int, "SMTP_STARTTLS": _flag,
+    "SMTP_USER": str, "SMTP_PASSWORD": str, "MAIL_FROM": str, "JOBS_QUEUE": str,
+}
 
 
 def _star_hours(text: str) -> tuple[int, ...]:

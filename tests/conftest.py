@@ -56,6 +56,7 @@ def make_app(tmp_path, database_url: str, **extra):
         "DATABASE_URL": database_url,
         "RATELIMIT_STORAGE_URI": "memory://",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # scrypt's cost is for attackers, not tests
+        "JOBS_QUEUE": "",  # no worker queue: tests call deliveries.send_due() and jobs.run()
     }
     config.update(extra)
     return create_app(config)

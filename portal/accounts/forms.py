@@ -4,11 +4,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     EqualTo,
     InputRequired,
     Length,
+    Optional,
+    Regexp,
     ValidationError,
 )
 
@@ -79,3 +82,21 @@ class PasswordChangeForm(FlaskForm):
     password_again = PasswordField(_l("再次输入新密码"), validators=[
         InputRequired(_l("请再次输入新密码")), EqualTo("password", _l("两次输入的密码不一致"))],
         render_kw={"autocomplete": "new-password"})
+
+
+class MessageSettingsForm(FlaskForm):
+    """Where and how messages reach the resident besides the portal."""
+    email = StringField(_l("电子邮箱（选填）"), filters=[strip], validators=[
+        Optional(), Length(max=254, message=_l("不能超过254个字符")),
+        Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("请输入正确的电子邮箱，例如 name@example.com"))],
+        render_kw={"autocomplete": "email", "inputmode": "email"})
+    locale = SelectField(_l("消息使用的语言"),
+                         choices=[SelectChoice("zh", "简体中文"), SelectChoice("en", "English")])
+    optional_messages = BooleanField(_l("接收办事提醒和志愿服务消息（预约成功、改期、取消和办理进展总会发送）"))
+
+
+class PhoneCodeForm(FlaskForm):
+    code = StringField(_l("短信验证码"), filters=[strip], validators=[
+        DataRequired(_l("请输入短信验证码")),
+        Regexp(r"^[0-9]{6}$", message=_l("验证码是6位数字"))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})

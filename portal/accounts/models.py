@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -42,6 +42,15 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where messages go besides the portal: SMS to the phone, e-mail if an address is given;
+    # optional messages (reminders, volunteer news) only while the switch is on.
+    email: Mapped[str | None] = mapped_column(String(254))
+    locale: Mapped[str | None] = mapped_column(String(5))  # the language messages are sent in
+    optional_messages: Mapped[bool] = mapped_column(default=True, server_default=true())
+    phone_verified_at: Mapped[datetime | None]  # the phone answered a code sent to it
+    phone_code_hash: Mapped[str | None] = mapped_column(String(64))  # the code sent, keyed hash
+    phone_code_sent_at: Mapped[datetime | None]
+    phone_code_tries: Mapped[int] = mapped_column(default=0, server_default="0")
 
     village: Mapped[Village | None] = relationship()
     station: Mapped[Station | None] = relationship()

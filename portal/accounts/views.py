@@ -10,13 +10,15 @@ from werkzeug.security import check_password_hash
 from wtforms.fields.choices import SelectChoice
 
 from portal.accounts import sessions, throttle
-from portal.accounts.forms import LoginForm, PasswordChangeForm, RegisterForm
+from portal.accounts import verification
+from portal.accounts.forms import (LoginForm, MessageSettingsForm, PasswordChangeForm,
+                                   PhoneCodeForm, RegisterForm)
 from portal.accounts.models import User
 from portal.accounts.validation import password_problem
 from portal.database import release_lock
 from portal.extensions import client_address, db, limiter
 from portal.places.models import Town, Village
-from portal.web import cookies_secure, form_status, is_kiosk, render, safe_next
+from portal.web import attempted, cookies_secure, form_status, is_kiosk, render, safe_next
 from portal.accounts.models import ROLE_LABELS
 from portal.accounts.validation import mask_id_card, mask_phone
 from portal.templating import label_filters
@@ -145,3 +147,51 @@ def end_other_sessions():
     count = sessions.end_others(current_user)
     flash(_("已退出其他 %(n)d 处登录。", n=count), "success")
     return redirect(url_for("main.me"))
+
+
+@bp.route("/me/messages", methods=["GET", "POST"])
+@login_required
+def message_settings():
+    """E-mail address, the language of messages, and whether to get the optional ones."""
+    user = current_user._get_current_object()
+    form = MessageSettingsForm(obj=user, locale=user.locale or "zh") if request.method == "GET" \
+        else MessageSettingsForm()
+    if form.validate_on_submit():
+        user.email = form.email.data or None
+        user.locale, user.optional_messages = form.locale.data, form.optional_messages.data
+        db.session.commit()
+        flash(_("已保存。"), "success")
+        return redirect(url_for("main.me"))
+    return render("accounts/messages.html", form=form), form_status(form)
+
+
+@bp.route("/me/phone", methods=["GET", "POST"])
+@login_required
+@limiter.limit("30 per hour", methods=["POST"])
+def verify_phone():
+    """Prove the phone number: type back the code sent to it by SMS."""
+    user = current_user._get_current_object()
+    form = PhoneCodeForm()
+    if form.validate_on_submit():
+        try:
+            verification.confirm(user, form.code.data)
+        except verification.VerifyRefused as refused:
+            db.session.rollback()
+            form.code.errors.append(refused.message)
+        else:
+            flash(_("手机号码已验证。"), "success")
+            return redirect(url_for("main.me"))
+    return render("accounts/phone.html", form=form, user=user), form_status(form)
+
+
+@bp.route("/me/phone/code", methods=["POST"])
+@login_required
+@limiter.limit("5 per hour")
+def send_phone_code():
+    """Send a verification code by SMS to the account's phone."""
+    user = current_user._get_current_object()
+
+    def step():
+        verification.send_code(user)
+        return _("验证码已发送到 %(phone)s，10分钟内有效。", phone=mask_phone(user.phone))
+    return attempted(step, url_for("accounts.verify_phone"))

@@ -21,12 +21,18 @@ from portal.extensions import db
 from portal.places.hours import weekly
 from portal.places.models import (CalendarDay, ClosedDay, OpeningPeriod, Station, Town,
                                   Village)
+from portal.deliveries import CHANNEL_LABELS, STATUS_LABELS
+from portal.jobs import STATUS_LABELS as JOB_STATUS_LABELS
 from portal.security import staff_only
-from portal.timeutil import local_today
-from portal.web import form_status, render
+from portal.templating import label_filters
+from portal.timeutil import local_today, utcnow
+from portal.params import page_number
+from portal.web import attempted, form_status, render, safe_next
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 staff_only(bp, "admin")
+label_filters(bp, delivery_status=STATUS_LABELS, delivery_channel=CHANNEL_LABELS,
+              job_status=JOB_STATUS_LABELS)
 
 
 @bp.route("/")
@@ -349,3 +355,42 @@ def staff_member(user_id: int):
             flash(_("%(name)s的角色已保存，下次操作时生效。", name=user.name), "success")
             return redirect(url_for("admin.staff"))
     return render("admin/staff_member.html", form=form, person=user), form_status(form)
+
+
+# -- operations: the messages sent and the worker's tasks -------------------------------------
+
+@bp.route("/deliveries")
+def deliveries():
+    """SMS and e-mails: queued, sent (with the provider's id) and failed (with its answer)."""
+    from portal import deliveries as sent
+    wanted = request.args.get("status")
+    query = select(sent.Delivery).options(selectinload(sent.Delivery.message))
+    if wanted in sent.STATUSES:
+        query = query.where(sent.Delivery.status == wanted)
+    page = db.paginate(query.order_by(sent.Delivery.id.desc()), page=page_number(),
+                       per_page=50, error_out=False)
+    counts = dict(db.session.execute(select(sent.Delivery.status, db.func.count())
+                                     .group_by(sent.Delivery.status)).all())
+    return render("admin/deliveries.html", page=page, counts=counts, wanted=wanted,
+                  statuses=sent.STATUSES, now=utcnow())
+
+
+@bp.route("/deliveries/<int:delivery_id>/resend", methods=["POST"])
+def resend(delivery_id: int):
+    """Send again a message that failed or was held back by a cap."""
+    from portal import deliveries as sent
+    delivery = db.get_or_404(sent.Delivery, delivery_id)
+
+    def step():
+        sent.resend(delivery)
+        audit.record("delivery.resend", delivery, channel=delivery.channel)
+        db.session.commit()
+        return _("已重新排队发送。")
+    return attempted(step, safe_next(request.form.get("next"), url_for("admin.deliveries")))
+
+
+@bp.route("/jobs")
+def jobs():
+    """Each periodic task of the worker: last run, its result, next run, last error."""
+    from portal import jobs as worker
+    return render("admin/jobs.html", rows=worker.overview())

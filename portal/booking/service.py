@@ -23,7 +23,7 @@ from portal.booking.slots import (BOOKING_HORIZON_DAYS, MIN_LEAD, Slot, bookable
                                   day_slots)
 from portal.database import insert_ignore, write_transaction
 from portal.extensions import db
-from portal.notifications import notify
+from portal.notifications import When, notify
 from portal.places.hours import cached_week
 from portal.places.models import Station, new_version
 from portal import refs
@@ -237,8 +237,9 @@ def book(*, item: ServiceItem, station: Station, day: date, starts: time, channe
                               user_id=user_id, idempotency_key=idempotency_key)
             db.session.add(booking)
             record_event(booking, "book", None, "booked", actor_id, channel)
-            tell(booking, "booked", f"您已预约 {_when(booking)} 在{station.name}办理“{item.name}”，"
-                                     f"预约编号 {booking.ref}。请按办事指南带齐材料。")
+            tell(booking, "booked", _l("您已预约 %(when)s 在%(station)s办理“%(item)s”，预约编号 "
+                                       "%(ref)s。请按办事指南带齐材料。", when=_when(booking),
+                                       station=station.name, item=item.name, ref=booking.ref))
             db.session.commit()
             return booking
     except IntegrityError:
@@ -283,8 +284,9 @@ def cancel(booking: Booking, *, now: datetime, actor_id: int | None, note: str =
         release_hold(booking.phone)
         _release_place(booking.station_id, booking.day, booking.starts, booking.pool)
         record_event(booking, "cancel", "booked", "cancelled", actor_id, note)
-        tell(booking, "cancelled", f"您在{booking.station.name}{_when(booking)}办理“{booking.item.name}”"
-                                    f"的预约（{booking.ref}）已取消。")
+        tell(booking, "cancelled", _l("您在%(station)s%(when)s办理“%(item)s”的预约（%(ref)s）已取消。",
+                                      station=booking.station.name, when=_when(booking),
+                                      item=booking.item.name, ref=booking.ref))
         db.session.commit()
 
 
@@ -295,7 +297,7 @@ def move(booking: Booking, *, station: Station, day: date, starts: time, now: da
     if (station.id, day, starts) == (booking.station_id, booking.day, booking.starts):
         raise BookingRefused("same_slot", _l("这就是您现在的预约时间。"))
     ends = _check_slot(station, day, starts, booking.pool, now)
-    old = f"{booking.station.name} {_when(booking)}"
+    old = f"{booking.station.name} {booking.day:%m-%d} {booking.starts:%H:%M}"
     with write_transaction():
         was = (booking.station_id, booking.day, booking.starts)
         # Conditional on the slot it had: a move or cancel in another tab wins, not both.
@@ -315,13 +317,14 @@ def move(booking: Booking, *, station: Station, day: date, starts: time, now: da
         for step in ((release, take) if was < (station.id, day, starts) else (take, release)):
             step()
         record_event(booking, "move", "booked", "booked", actor_id,
-                     f"{old} → {station.name} {_when(booking)}")
-        tell(booking, "moved", f"您的预约（{booking.ref}）已改到 {_when(booking)}，{station.name}。")
+                     f"{old} → {station.name} {booking.day:%m-%d} {booking.starts:%H:%M}")
+        tell(booking, "moved", _l("您的预约（%(ref)s）已改到 %(when)s，%(station)s。",
+                                  ref=booking.ref, when=_when(booking), station=station.name))
         db.session.commit()
 
 
-def _when(booking: Booking) -> str:
-    return f"{booking.day:%m月%d日} {booking.starts:%H:%M}"
+def _when(booking: Booking) -> When:
+    return When(booking.day, booking.starts)
 
 
 def record_event(booking: Booking, action: str, from_status, to_status, actor_id,
@@ -331,11 +334,12 @@ def record_event(booking: Booking, action: str, from_status, to_status, actor_id
                                        to_status=to_status, actor_id=actor_id, note=note or ""))
 
 
-def tell(booking: Booking, kind: str, body: str) -> None:
+def tell(booking: Booking, kind: str, body) -> None:
     """A message to the booking's person (by account and phone), in this transaction."""
     db.session.flush()
     notify(phone=booking.phone, user_id=booking.user_id, kind=kind, body=body,
-           booking_id=booking.id)
+           booking_id=booking.id, code=booking.ref, station=booking.station.name,
+           when=_when(booking), day=booking.day)
 
 
 def of_user(user_id: int) -> tuple[list[Booking], list[Booking], list]:
@@ -354,9 +358,11 @@ def send_reminders(day: date) -> int:
     count = 0
     for booking in db.session.scalars(select(Booking).where(and_(
             Booking.day == day, Booking.status == "booked", Booking.reminded_at.is_(None)))):
-        tell(booking, "reminder", f"提醒：明天 {booking.starts:%H:%M} 请到{booking.station.name}"
-                                   f"（{booking.station.address}）办理“{booking.item.name}”，"
-                                   f"预约编号 {booking.ref}。")
+        tell(booking, "reminder", _l("提醒：明天 %(at)s 请到%(station)s（%(address)s）办理“%(item)s”，"
+                                     "预约编号 %(ref)s。", at=f"{booking.starts:%H:%M}",
+                                     station=booking.station.name,
+                                     address=booking.station.address, item=booking.item.name,
+                                     ref=booking.ref))
         booking.reminded_at = utcnow()
         count += 1
     db.session.commit()

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import get_locale, gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import bindparam, select
@@ -368,7 +369,8 @@ def home_visit(code: str):
             db.session.add(visit)
             db.session.flush()
             notify(phone=visit.phone, user_id=visit.user_id, kind="home_visit",
-                   body=f"已收到您的上门服务申请（{item.name}），{station.name}会电话联系您约定时间。")
+                   body=_l("已收到您的上门服务申请（%(item)s），%(station)s会电话联系您约定时间。",
+                           item=item.name, station=station.name))
             db.session.commit()
             return render("booking/home_visit_done.html", item=item, station=station)
     return render("booking/home_visit.html", item=item, form=form), form_status(form)

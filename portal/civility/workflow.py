@@ -113,7 +113,8 @@ def reject(report: Report, moderator, reason: str) -> None:
         raise CivilityRefused("reason", _l("请写明不采用的理由，报告人会看到。"))
     _move(report, "reject", ("submitted", "verified"), "rejected", moderator, reason,
           moderator_id=moderator.id, reason=reason)
-    _tell(report, f"您提交的随手拍（编号{report.id}）未被采用。理由：{reason}")
+    _tell(report, _l("您提交的随手拍（编号%(id)s）未被采用。理由：%(reason)s", id=report.id,
+                     reason=reason))
     db.session.commit()
 
 
@@ -124,7 +125,8 @@ def merge(report: Report, into: Report, moderator) -> None:
         raise CivilityRefused("merge", _l("只能合并到同一类、尚未撤下的另一条报告。"))
     _move(report, "merge", ("submitted",), "merged", moderator, f"→ {into.id}",
           merged_into_id=into.id, moderator_id=moderator.id)
-    _tell(report, f"您提交的随手拍（编号{report.id}）与其他群众反映的是同一件事，已合并处理，谢谢！")
+    _tell(report, _l("您提交的随手拍（编号%(id)s）与其他群众反映的是同一件事，已合并处理，谢谢！",
+                     id=report.id))
     db.session.commit()
 
 
@@ -185,7 +187,8 @@ def publish_issue(moderator, report_ids: list[int], now: datetime | None = None)
                 status="published", **values, refused=CivilityRefused(
                     "conflict", _l("所选报告中有的已经发布或被处理过，请刷新后重新选择。")))
         _event(report, "publish", moderator, f"第{issue.number}期")
-        _tell(report, f"您提交的随手拍（编号{report.id}）已在第{issue.number}期公开，谢谢您的参与！")
+        _tell(report, _l("您提交的随手拍（编号%(id)s）已在第%(number)s期公开，谢谢您的参与！",
+                         id=report.id, number=issue.number))
     audit.record("civility.issue", issue, number=issue.number, reports=sorted(report_ids))
     db.session.commit()
     return issue
@@ -251,7 +254,7 @@ def decide(entry: Appeal, moderator, outcome: str, note: str,
     _event(report, f"appeal_{outcome}", moderator, note)
     audit.record("civility.appeal", report, appeal=entry.id, outcome=outcome)
     notify(phone=entry.phone, user_id=None, kind="status",
-           body=f"您对曝光台第{report.id}号内容的申诉已处理：{note}")
+           body=_l("您对曝光台第%(id)s号内容的申诉已处理：%(note)s", id=report.id, note=note))
     db.session.commit()
 
 
@@ -326,6 +329,6 @@ class _PurgeRef:
     id = "run"
 
 
-def _tell(report: Report, body: str) -> None:
+def _tell(report: Report, body) -> None:
     reporter = report.reporter
     notify(phone=reporter.phone, user_id=reporter.id, kind="status", body=body)

@@ -27,7 +27,7 @@ from portal.desk.forms import (ActionForm, CancelForm, CheckInForm, PeriodForm, 
                                VisitScheduleForm, WalkInForm)
 from portal.desk.workflow import DeskRefused
 from portal.extensions import db
-from portal.notifications import notify
+from portal.notifications import When, notify
 from portal.places.models import Station
 from portal.places.workdays import calendar
 from portal.ratings.models import Rating
@@ -367,8 +367,10 @@ def schedule_visit(visit_id: int):
         visit.status, visit.clerk_id = "scheduled", _me().id
         audit.record("home_visit.schedule", visit, at=visit.visit_at.isoformat())
         notify(phone=visit.phone, user_id=visit.user_id, kind="home_visit",
-               body=f"{visit.station.name}将于{visit.visit_at:%m月%d日 %H:%M}上门为您办理“{visit.item.name}”，"
-                    f"工作人员：{_me().name}。")
+               body=_l("%(station)s将于%(when)s上门为您办理“%(item)s”，工作人员：%(clerk)s。",
+                       station=visit.station.name, item=visit.item.name, clerk=_me().name,
+                       when=When(visit.visit_at.date(), visit.visit_at.time())),
+               day=visit.visit_at.date())
         db.session.commit()
         flash(_("已约定上门时间，并通知了居民。"), "success")
     return redirect(url_for("desk.home_visits"))

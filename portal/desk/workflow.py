@@ -80,7 +80,7 @@ def _refuse_from(booking: Booking, action: str) -> DeskRefused:
         status=STATUS_LABELS.get(booking.status, booking.status), action=ACTION_LABELS[action]))
 
 
-def _transition(booking: Booking, action: str, actor, *, note: str = "", tell: str | None = None,
+def _transition(booking: Booking, action: str, actor, *, note: str = "", tell=None,
                 **values) -> None:
     """Move `booking` by `action`, if it is still in a state the action starts from."""
     with write_transaction():
@@ -133,8 +133,9 @@ def check_in(booking: Booking, actor, now: datetime | None = None) -> None:
 def accept(booking: Booking, actor) -> None:
     """Accept the case: `actor` becomes responsible (首问负责) to the end."""
     _transition(booking, "accept", actor, accepted_at=utcnow(),
-                tell=f"您在{booking.station.name}办理的“{booking.item.name}”（{booking.ref}）已受理，"
-                     f"首问负责人：{actor.name}。")
+                tell=_l("您在%(station)s办理的“%(item)s”（%(ref)s）已受理，首问负责人：%(clerk)s。",
+                        station=booking.station.name, item=booking.item.name, ref=booking.ref,
+                        clerk=actor.name))
 
 
 def start(booking: Booking, actor) -> None:
@@ -143,7 +144,8 @@ def start(booking: Booking, actor) -> None:
 
 def complete(booking: Booking, actor, note: str = "") -> None:
     _transition(booking, "complete", actor, note=note, finished_at=utcnow(),
-                tell=f"您办理的“{booking.item.name}”（{booking.ref}）已办结。欢迎对这次服务作出评价。")
+                tell=_l("您办理的“%(item)s”（%(ref)s）已办结。欢迎对这次服务作出评价。",
+                        item=booking.item.name, ref=booking.ref))
 
 
 def reject(booking: Booking, actor, reason: str) -> None:
@@ -152,14 +154,15 @@ def reject(booking: Booking, actor, reason: str) -> None:
     if not reason:
         raise DeskRefused("reason", _l("请写明不予办理的理由，居民会看到它。"))
     _transition(booking, "reject", actor, note=reason, finished_at=utcnow(),
-                tell=f"您办理的“{booking.item.name}”（{booking.ref}）不予办理。理由：{reason}")
+                tell=_l("您办理的“%(item)s”（%(ref)s）不予办理。理由：%(reason)s",
+                        item=booking.item.name, ref=booking.ref, reason=reason))
 
 
 def forward(booking: Booking, actor, note: str = "") -> None:
     """Send the case to the town centre; the responsible clerk stays named on it."""
     _transition(booking, "forward", actor, note=note, forwarded_at=utcnow(),
-                tell=f"您办理的“{booking.item.name}”（{booking.ref}）已转镇政务服务中心办理，"
-                     f"办结后会通知您。")
+                tell=_l("您办理的“%(item)s”（%(ref)s）已转镇政务服务中心办理，办结后会通知您。",
+                        item=booking.item.name, ref=booking.ref))
 
 
 def return_for_supplement(booking: Booking, actor, note: str = "") -> list[str]:
@@ -175,8 +178,9 @@ def return_for_supplement(booking: Booking, actor, note: str = "") -> list[str]:
     listed = "；".join(missing + ([note] if note else []))
     _transition(booking, "return", actor, note=listed, returned_at=utcnow(),
                 finished_at=utcnow(), supplement_note=note or None,
-                tell=f"您办理的“{booking.item.name}”（{booking.ref}）需要补正，请一次带齐：{listed}。"
-                     f"带齐后到{booking.station.name}继续办理，不用重新预约。")
+                tell=_l("您办理的“%(item)s”（%(ref)s）需要补正，请一次带齐：%(listed)s。"
+                        "带齐后到%(station)s继续办理，不用重新预约。", item=booking.item.name,
+                        ref=booking.ref, listed=listed, station=booking.station.name))
     return missing + ([note] if note else [])
 
 
@@ -190,7 +194,8 @@ def mark_no_show(booking: Booking, actor, now: datetime | None = None) -> None:
     if not slot_passed(booking, now or local_now()):
         raise DeskRefused("too_early", _l("预约时段还没有结束，不能标记未到场。"))
     _transition(booking, "no_show", actor,
-                tell=f"您在{booking.station.name}的预约（{booking.ref}）已过时间，未到场。如仍需办理，请重新预约。")
+                tell=_l("您在%(station)s的预约（%(ref)s）已过时间，未到场。如仍需办理，请重新预约。",
+                        station=booking.station.name, ref=booking.ref))
 
 
 # -- materials and proxy -------------------------------------------------------------------------

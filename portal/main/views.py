@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from portal import health
 from portal.accounts import sessions
 from portal.booking import service as booking_service
-from portal.extensions import limiter
+from portal.extensions import db, limiter
 from portal.main import hub as hub_content
 from portal.notifications import messages_for
 from portal.web import ELDER_COOKIE, LANG_COOKIE, cookies_secure, is_kiosk, render, safe_next
@@ -54,6 +54,9 @@ def prefs():
     if lang in current_app.config["LANGUAGES"]:
         response.set_cookie(LANG_COOKIE, lang, max_age=max_age, samesite="Lax", httponly=True,
                             secure=cookies_secure())
+        if current_user.is_authenticated and not is_kiosk() and current_user.locale != lang:
+            current_user.locale = lang  # messages follow the language the resident reads in
+            db.session.commit()
     elder = request.form.get("elder")
     if elder in ("on", "off"):
         response.set_cookie(ELDER_COOKIE, "1" if elder == "on" else "0", max_age=max_age,

@@ -74,6 +74,7 @@ class FollowUp(db.Model):
     replied_at: Mapped[datetime | None]
     replied_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reply: Mapped[str] = mapped_column(Text, default="")
+    overdue_told_at: Mapped[datetime | None]  # the station was told a step is late
 
     rating: Mapped[Rating] = relationship(back_populates="follow_up")
 

@@ -135,6 +135,34 @@ def record_step(case: FollowUp, step: str, actor, text: str) -> None:
     audit.record(f"follow_up.{step}", case, rating=case.rating_id)
     if step == "reply":
         booking = case.rating.booking
-        service.tell(booking, "status", f"关于您对“{booking.item.name}”（{booking.ref}）的评价，"
-                                         f"{booking.station.name}答复：{text}")
+        service.tell(booking, "status", _l("关于您对“%(item)s”（%(ref)s）的评价，%(station)s答复：%(reply)s",
+                                           item=booking.item.name, ref=booking.ref,
+                                           station=booking.station.name, reply=text))
     db.session.commit()
+
+
+def tell_overdue(today: date) -> int:
+    """Flag the open cases with a step newly late on `today` and tell their station's clerks
+    (once per case). Returns how many were flagged."""
+    from portal.accounts.models import User, UserRole
+    from portal.notifications import notify
+    cases = db.session.scalars(db.select(FollowUp).where(
+        FollowUp.overdue_told_at.is_(None),
+        (FollowUp.replied_at.is_(None)) | (FollowUp.rectified_at.is_(None))
+        | (FollowUp.called_back_at.is_(None)))).all()
+    flagged = 0
+    for case in cases:
+        if not overdue(case, today):
+            continue
+        staff = db.session.scalars(db.select(User).join(UserRole).where(
+            User.station_id == case.station_id, User.active.is_(True),
+            UserRole.role.in_(("clerk", "town_staff")))).unique().all()
+        for person in staff:
+            notify(phone=person.phone, user_id=person.id, kind="status", body=_l(
+                "差评整改逾期：%(item)s（%(ref)s）的“%(step)s”已过期限，请尽快处理"
+                "（/desk/follow-ups/%(case)s）。", item=case.rating.booking.item.name,
+                ref=case.rating.booking.ref, step=STEP_LABELS[next_step(case)], case=case.id))
+        case.overdue_told_at = utcnow()
+        flagged += 1
+    db.session.commit()
+    return flagged

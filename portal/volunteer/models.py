@@ -202,6 +202,7 @@ class SignUp(db.Model):
     cancelled_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]  # local wall-clock time
     checked_out_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]  # the day-before reminder went out
 
     activity: Mapped[Activity] = relationship()
     volunteer: Mapped[Volunteer] = relationship()

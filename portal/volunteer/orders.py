@@ -43,8 +43,8 @@ def dispatch(order: ServiceOrder, team: Team, *, actor_id: int) -> None:
                 refused=VolunteerRefused("moved", _l("这个点单已有志愿者接单或已结束，不能再派单。")))
         steps.add("order", order, "dispatched", actor_id, team.name)
         audit.record("volunteer.order_dispatch", order, team=team.id)
-        steps.tell(order.user,
-                   f"您点的“{order.offer.name}”已派给{team.name}，志愿者接单后会与您联系。")
+        steps.tell(order.user, _l("您点的“%(offer)s”已派给%(team)s，志愿者接单后会与您联系。",
+                                  offer=order.offer.name, team=team.name))
         db.session.commit()
 
 
@@ -56,8 +56,8 @@ def accept(order: ServiceOrder, volunteer: Volunteer, *, member_teams: set[int])
                 volunteer_id=volunteer.id,
                 refused=VolunteerRefused("taken", _l("这个点单刚刚被别的志愿者接了。")))
         steps.add("order", order, "accepted", volunteer.user_id, volunteer.real_name)
-        steps.tell(order.user, f"志愿者{volunteer.real_name}已接下您点的“{order.offer.name}”，"
-                               "会尽快与您联系。")
+        steps.tell(order.user, _l("志愿者%(name)s已接下您点的“%(offer)s”，会尽快与您联系。",
+                                  name=volunteer.real_name, offer=order.offer.name))
         db.session.commit()
 
 
@@ -77,7 +77,8 @@ def finish(order: ServiceOrder, volunteer: Volunteer, *, note: str, minutes: int
                                          status="pending", minutes=minutes, reason="点单服务"))
         db.session.add(record)
         steps.add("order", order, "done", volunteer.user_id, note.strip())
-        steps.tell(order.user, f"您点的“{order.offer.name}”已完成服务，请在“我的”里评价。")
+        steps.tell(order.user, _l("您点的“%(offer)s”已完成服务，请在“我的”里评价。",
+                                  offer=order.offer.name))
         db.session.commit()
 
 

@@ -23,7 +23,7 @@ from portal import audit
 from portal import refs
 from portal.database import write_transaction
 from portal.extensions import db
-from portal.notifications import notify
+from portal.notifications import When, notify
 from portal.refused import Refused
 from portal.timeutil import utcnow
 from portal.volunteer.models import Activity, SignUp, Team, Volunteer, VolunteerStation
@@ -56,8 +56,8 @@ def cutoff(activity: Activity) -> datetime:
     return starts_at(activity) - timedelta(hours=current_app.config["VOLUNTEER_CUTOFF_HOURS"])
 
 
-def _when(activity: Activity) -> str:
-    return f"{activity.day:%m月%d日} {activity.starts:%H:%M}"
+def _when(activity: Activity) -> When:
+    return When(activity.day, activity.starts)
 
 
 # -- creating and changing activities ---------------------------------------------------------
@@ -115,9 +115,10 @@ def _promote(activity: Activity, places: int) -> list[SignUp]:
     for signup in first:
         signup.status, signup.promoted_at = "confirmed", utcnow()
         user = signup.volunteer.user
-        notify(phone=user.phone, user_id=user.id, kind="volunteer", body=(
-            f"候补成功：“{activity.title}”（{_when(activity)}，{activity.place}）有了空位，"
-            f"已为您报名。签到码 {signup.code}。不能参加请在“我的志愿服务”里取消。"))
+        notify(phone=user.phone, user_id=user.id, kind="volunteer", day=activity.day, body=_l(
+            "候补成功：“%(title)s”（%(when)s，%(place)s）有了空位，已为您报名。签到码 %(code)s。"
+            "不能参加请在“我的志愿服务”里取消。", title=activity.title, when=_when(activity),
+            place=activity.place, code=signup.code))
     _counts(activity.id, taken=0, waiting=-len(first))
     return first
 
@@ -160,8 +161,9 @@ def cancel_activity(activity: Activity, reason: str, *, now: datetime,
         for signup in signups:
             signup.status, signup.cancelled_at = "cancelled", utcnow()
             user = signup.volunteer.user
-            notify(phone=user.phone, user_id=user.id, kind="volunteer", body=(
-                f"很抱歉，“{locked.title}”（{_when(locked)}）已取消：{reason}"))
+            notify(phone=user.phone, user_id=user.id, kind="volunteer", day=locked.day, body=_l(
+                "很抱歉，“%(title)s”（%(when)s）已取消：%(reason)s", title=locked.title,
+                when=_when(locked), reason=reason))
         locked.status, locked.cancel_reason = "cancelled", reason
         db.session.execute(update(Activity).where(Activity.id == locked.id)
                            .values(taken=0, waiting=0))
@@ -259,8 +261,26 @@ def cancel(signup: SignUp, *, now: datetime, reason: str = "",
                 _counts(locked.id, taken=-1)
         if by is not None:
             user = fresh.volunteer.user
-            notify(phone=user.phone, user_id=user.id, kind="volunteer", body=(
-                f"协调员已取消您在“{locked.title}”（{_when(locked)}）的报名：{reason}"))
+            notify(phone=user.phone, user_id=user.id, kind="volunteer", day=locked.day, body=_l(
+                "协调员已取消您在“%(title)s”（%(when)s）的报名：%(reason)s", title=locked.title,
+                when=_when(locked), reason=reason))
             audit.record("volunteer.signup_release", fresh, status=was, reason=reason)
         db.session.commit()
     return promoted
+
+
+def send_reminders(day: date) -> int:
+    """Remind everyone with a place on an activity on `day` (run the day before); each place
+    is reminded once."""
+    rows = db.session.execute(select(SignUp, Activity).join(Activity).where(
+        Activity.day == day, Activity.status == "open", SignUp.status == "confirmed",
+        SignUp.reminded_at.is_(None))).all()
+    for signup, activity in rows:
+        user = db.session.get(Volunteer, signup.volunteer_id).user
+        notify(phone=user.phone, user_id=user.id, kind="reminder", day=day, body=_l(
+            "提醒：明天 %(at)s 志愿活动“%(title)s”，地点%(place)s。签到码 %(code)s。"
+            "不能参加请在“我的志愿服务”里取消。", at=f"{activity.starts:%H:%M}",
+            title=activity.title, place=activity.place, code=signup.code))
+        signup.reminded_at = utcnow()
+    db.session.commit()
+    return len(rows)

@@ -20,5 +20,6 @@ def add(kind: str, obj, action: str, actor_id: int | None, note: str = "") -> No
                         note=note))
 
 
-def tell(user, body: str) -> None:
+def tell(user, body) -> None:
+    """A message to a volunteer or resident (`body` a lazy message, see notify)."""
     notify(phone=user.phone, user_id=user.id, kind="volunteer", body=body)

@@ -56,8 +56,9 @@ def screen(wish: Wish, *, actor_id: int, approve: bool, public_name: str = "", t
                 refused=VolunteerRefused("moved", _l("这个心愿已经审核过了。")))
         steps.add("wish", wish, "screened" if approve else "rejected", actor_id, reason)
         audit.record("volunteer.wish_screen", wish, approve=approve)
-        steps.tell(wish.user, f"您的微心愿“{wish.title}”已通过审核，登上心愿墙。" if approve
-                   else f"您的微心愿“{wish.title}”未通过审核：{reason}")
+        steps.tell(wish.user, _l("您的微心愿“%(title)s”已通过审核，登上心愿墙。", title=wish.title)
+                   if approve else _l("您的微心愿“%(title)s”未通过审核：%(reason)s",
+                                      title=wish.title, reason=reason))
         db.session.commit()
 
 
@@ -72,7 +73,8 @@ def claim(wish: Wish, volunteer: Volunteer, *, team: Team | None, member_teams: 
                 refused=VolunteerRefused("taken", _l("这个心愿刚刚被别人认领了，看看其他心愿吧。")))
         who = team.name if team else volunteer.real_name
         steps.add("wish", wish, "claimed", volunteer.user_id, who)
-        steps.tell(wish.user, f"您的微心愿“{wish.title}”已由{who}认领，志愿者会与您联系。")
+        steps.tell(wish.user, _l("您的微心愿“%(title)s”已由%(who)s认领，志愿者会与您联系。",
+                                 title=wish.title, who=who))
         db.session.commit()
 
 
@@ -84,7 +86,8 @@ def fulfil(wish: Wish, volunteer: Volunteer, note: str) -> None:
                 fulfilled_at=utcnow(),
                 refused=VolunteerRefused("moved", _l("这个心愿已经标记为实现了。")))
         steps.add("wish", wish, "fulfilled", volunteer.user_id, note.strip())
-        steps.tell(wish.user, f"您的微心愿“{wish.title}”已实现。欢迎在“我的”里说声谢谢、评个分。")
+        steps.tell(wish.user, _l("您的微心愿“%(title)s”已实现。欢迎在“我的”里说声谢谢、评个分。",
+                                 title=wish.title))
         db.session.commit()
 
 
