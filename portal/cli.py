@@ -33,6 +33,7 @@ def jobs_run(workers):
     if queue is None:
         raise click.UsageError("JOBS_QUEUE is empty: set sqlite, memory or redis://…")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("huey").setLevel(logging.WARNING)  # not every minute's enqueueing
     click.echo(f"jobs worker: {workers} threads, queue {current_app.config['JOBS_QUEUE']}")
     queue.create_consumer(workers=workers, worker_type="thread", periodic=True,
                           scheduler_interval=1, check_worker_health=True).run()

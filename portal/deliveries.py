@@ -15,6 +15,8 @@ phone only the `brief` template: the code and the station. Messages with no book
 from __future__ import annotations
 
 import logging
+import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
@@ -23,11 +25,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from portal import channels
 from portal.extensions import db
-from portal.notifications import Message
+from portal.notifications import Message, reader_locale
 from portal.refused import Refused
 from portal.timeutil import to_local, to_utc, utcnow
 
@@ -39,6 +41,7 @@ STATUS_LABELS = {"queued": _l("待发送"), "sending": _l("发送中"), "sent": 
                  "failed": _l("发送失败"), "refused": _l("未发送")}
 CHANNEL_LABELS = {"sms": _l("短信"), "email": _l("电子邮件")}
 LEASE = timedelta(minutes=5)  # a claim older than this (the sender died) may be taken again
+SEND_TIMEOUT = timedelta(seconds=60)  # longer than any provider's timeout (10 s HTTP, 15 s SMTP)
 SUBJECTS = {"booked": _l("预约成功"), "moved": _l("预约已改期"), "cancelled": _l("预约已取消"),
             "reminder": _l("办事提醒"), "home_visit": _l("上门服务"), "status": _l("办理进展"),
             "volunteer": _l("志愿服务"), "verify": _l("验证码")}
@@ -67,6 +70,7 @@ class Delivery(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     due_at: Mapped[datetime] = mapped_column(default=utcnow)  # not before (quiet hours, back-off)
     claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(16))  # the sender's claim token
     provider_id: Mapped[str | None] = mapped_column(String(120))  # the provider's message id
     last_error: Mapped[str] = mapped_column(Text, default="")  # the provider's answer
     client_addr: Mapped[str | None] = mapped_column(String(45))  # who caused it (caps)
@@ -86,7 +90,9 @@ def plan(message: Message, *, code: str | None, station: str | None, when,
     user = db.session.get(User, message.user_id) if message.user_id else None
     if user is not None and not message.essential and not user.optional_messages:
         return []
-    locale = (user.locale if user is not None and user.locale else "zh")
+    locale = reader_locale(message.user_id)
+    if _answers_the_reader(message):
+        day = to_local(now).date()  # the answer to what they just did: at once, even at night
     made = []
     if message.phone:
         proved = user is not None and user.phone == message.phone and user.phone_verified_at
@@ -137,6 +143,19 @@ def send_code(user, code: str) -> Delivery:
     return sms
 
 
+CONFIRMATIONS = frozenset({"booked", "moved", "cancelled"})
+
+
+def _answers_the_reader(message: Message) -> bool:
+    """A confirmation of what the person did in this request themselves (booked at the kiosk
+    as a guest, moved their own booking), not something staff or a job did to it."""
+    from flask import has_request_context
+    from flask_login import current_user
+    if message.kind not in CONFIRMATIONS or not has_request_context():
+        return False
+    return not current_user.is_authenticated or current_user.id == message.user_id
+
+
 def _after_quiet_hours(now: datetime, day: date | None) -> datetime:
     """No SMS in the town's quiet hours (21:00–08:00) unless it is about today."""
     start, end = current_app.config["SMS_QUIET_HOURS"]
@@ -181,58 +200,89 @@ def due_count(now: datetime | None = None) -> int:
         _due(now or utcnow())))
 
 
-def send_due(now: datetime | None = None, limit: int = 200) -> int:
-    """Send what is due (oldest first), each claimed by this sender alone. Returns how many
-    were sent; failures are kept with the provider's answer and tried again later."""
+def send_due(now: datetime | None = None, limit: int = 100) -> int:
+    """Send what is due (oldest first): up to `limit` deliveries claimed at once by this
+    sender alone, then each sent and its outcome committed. Returns how many were sent;
+    failures are kept with the provider's answer and tried again later."""
     now = now or utcnow()
-    ids = db.session.scalars(select(Delivery.id).where(_due(now))
-                             .order_by(Delivery.due_at, Delivery.id).limit(limit)).all()
+    token = secrets.token_hex(8)
+    oldest = select(Delivery.id).where(_due(now)).order_by(Delivery.due_at, Delivery.id) \
+        .limit(limit).scalar_subquery()
+    # The outer condition is checked again on each row: a row another sender claimed a moment
+    # ago is no longer due, and PostgreSQL re-reads it after waiting for that sender's lock.
+    until = utcnow() + LEASE
+    db.session.execute(update(Delivery).where(Delivery.id.in_(oldest), _due(now)).values(
+        status="sending", claimed_until=until, claimed_by=token))
     db.session.commit()
+    claimed = db.session.scalars(select(Delivery).where(
+        Delivery.claimed_by == token, Delivery.status == "sending")
+        .options(selectinload(Delivery.message)).order_by(Delivery.id)).all()
+    work = [_outgoing(delivery) for delivery in claimed]
+    db.session.commit()  # no transaction (and on SQLite no lock) while providers answer
     sent = 0
-    for delivery_id in ids:
-        claimed = db.session.execute(update(Delivery).where(
-            Delivery.id == delivery_id, _due(now)).values(
-            status="sending", claimed_until=utcnow() + LEASE)).rowcount
-        db.session.commit()
-        if claimed:
-            sent += _send(db.session.get(Delivery, delivery_id))
+    for item in work:
+        if utcnow() > until - SEND_TIMEOUT:
+            break  # a slow provider: leave the rest to be claimed again once the lease ends
+        sent += _send(item)
     return sent
 
 
-def _send(delivery: Delivery) -> bool:
+@dataclass(frozen=True)
+class Outgoing:
+    """What one send needs, read before the provider is called."""
+    id: int
+    channel: str
+    address: str
+    attempts: int
+    template: str = ""
+    params: dict | None = None
+    subject: str = ""
+    body: str = ""
+
+
+def _outgoing(delivery: Delivery) -> Outgoing:
+    if delivery.channel == "sms":
+        return Outgoing(delivery.id, "sms", delivery.address, delivery.attempts,
+                        template=template_code(delivery), params=dict(delivery.params))
+    subject, body = email_text(delivery)
+    return Outgoing(delivery.id, "email", delivery.address, delivery.attempts,
+                    subject=subject, body=body)
+
+
+def _send(item: Outgoing) -> bool:
+    """Send one claimed delivery and record the outcome (each in its own short transaction)."""
     config = current_app.config
     try:
-        if delivery.channel == "sms":
+        if item.channel == "sms":
             provider_id = channels.sms_provider(config).send(
-                delivery.address, template_code(delivery), delivery.params,
-                out_id=str(delivery.id))
+                item.address, item.template, item.params, out_id=str(item.id))
         else:
-            subject, body = email_text(delivery)
-            provider_id = channels.send_email(config, delivery.address, subject, body)
+            provider_id = channels.send_email(config, item.address, item.subject, item.body)
     except channels.SendFailed as failure:
-        _failed(delivery, str(failure), permanent=failure.permanent)
+        _failed(item, str(failure), permanent=failure.permanent)
         return False
     except Exception as error:  # a provider's surprise is a failed attempt, not a dead worker
-        log.exception("delivery %s", delivery.id)
-        _failed(delivery, f"{type(error).__name__}: {error}", permanent=False)
+        log.exception("delivery %s", item.id)
+        _failed(item, f"{type(error).__name__}: {error}", permanent=False)
         return False
-    delivery.status, delivery.sent_at, delivery.provider_id = "sent", utcnow(), provider_id
-    delivery.attempts += 1
-    delivery.claimed_until = None
-    db.session.commit()
+    _record(item, status="sent", sent_at=utcnow(), provider_id=provider_id,
+            attempts=item.attempts + 1)
     return True
 
 
-def _failed(delivery: Delivery, answer: str, *, permanent: bool) -> None:
+def _failed(item: Outgoing, answer: str, *, permanent: bool) -> None:
     config = current_app.config
-    delivery.attempts += 1
-    delivery.last_error = answer[:2000]
-    delivery.claimed_until = None
-    if permanent or delivery.attempts >= config["DELIVERY_MAX_ATTEMPTS"]:
-        delivery.status = "failed"
+    attempts = item.attempts + 1
+    if permanent or attempts >= config["DELIVERY_MAX_ATTEMPTS"]:
+        _record(item, status="failed", attempts=attempts, last_error=answer[:2000])
     else:
-        delivery.status = "queued"
-        delivery.due_at = utcnow() + backoff(delivery.attempts, config["DELIVERY_RETRY_SECONDS"])
+        _record(item, status="queued", attempts=attempts, last_error=answer[:2000],
+                due_at=utcnow() + backoff(attempts, config["DELIVERY_RETRY_SECONDS"]))
+
+
+def _record(item: Outgoing, **values) -> None:
+    db.session.execute(update(Delivery).where(Delivery.id == item.id)
+                       .values(claimed_until=None, **values))
     db.session.commit()
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from flask_sqlalchemy.session import Session as FlaskSession
 
+from portal.database import write_transaction
 from portal.extensions import db
 from portal.timeutil import to_local, to_utc, utcnow
 
@@ -202,7 +203,9 @@ def make_queue(app: Flask):
 
     def in_app(name):
         def task():
-            with app.app_context():
+            # A worker thread has no request or command around it: its transactions take
+            # SQLite's write lock up front, as a `flask` command's do (portal/database.py).
+            with app.app_context(), write_transaction():
                 try:
                     run(name)
                 finally:
@@ -216,7 +219,7 @@ def make_queue(app: Flask):
 
     @queue.task(name="deliver_now")
     def deliver_now():
-        with app.app_context():
+        with app.app_context(), write_transaction():
             try:
                 from portal import deliveries
                 deliveries.send_due()

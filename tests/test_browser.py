@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -378,7 +379,13 @@ def test_desk_journey_return_for_supplement_complete_and_a_bad_rating(phone, des
         desk_pc.goto("/desk/follow-ups")
         row = desk_pc.locator("tr", has_text="高龄老年人津贴申请")
         expect(row).to_contain_text("不满意")
-        assert desk_pc.locator("tr.overdue").count() >= 1  # the demo's late case is flagged
+        expect(row).not_to_have_class("overdue")  # the call back is due tomorrow
+    # A week later, nobody having called back, the same case is flagged (and comes first).
+    with time_machine.travel(TUESDAY_MORNING + timedelta(days=7), tick=True):
+        sign_in_as(desk_pc, "13800000201")
+        desk_pc.goto("/desk/follow-ups")
+        late = desk_pc.locator("tr.overdue", has_text="高龄老年人津贴申请")
+        expect(late).to_contain_text("不满意")
         shot(desk_pc, "desk-follow-ups")
         desk_pc.goto("/desk/")
         shot(desk_pc, "desk-centre-queue")

@@ -29,6 +29,7 @@ from portal.deliveries import Delivery
 from portal.extensions import db
 from portal.notifications import Message, notify
 from portal.timeutil import local_now, to_utc, utcnow
+from flask_babel import lazy_gettext as _l
 from tests.conftest import make_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -388,3 +389,39 @@ def test_wrong_codes_run_out_and_an_old_code_expires(app, town):
     with pytest.raises(verification.VerifyRefused, match="expired"):
         verification.confirm(user, code, now=sent_at + timedelta(minutes=13))
     assert user.phone_verified_at is None
+
+
+def test_at_night_the_answer_to_a_guests_own_booking_goes_at_once_a_desk_change_waits(
+        app, town, item):
+    import time_machine
+    from datetime import UTC
+    app.config["SMS_QUIET_HOURS"] = (21, 8)
+    night = to_utc(datetime(2026, 12, 1, 22, 30)).replace(tzinfo=UTC)
+    with time_machine.travel(night, tick=False):
+        clerk = make_user("13955550031", "clerk", station=town.villages[1].station)
+        booking = book(town, item, "13955550032")
+        db.session.commit()
+        with app.test_request_context("/services/SB-001/book", method="POST"):  # a guest
+            own = sms_of(book(town, item, "13955550030"))
+        assert own.due_at == night.replace(tzinfo=None)
+        with app.test_request_context("/desk/", method="POST"):
+            from flask_login import login_user
+            login_user(clerk)
+            service.cancel(booking, now=local_now(), actor_id=clerk.id, note="居民来电取消",
+                           at_desk=True)
+        held = db.session.scalar(select(Delivery).join(Message).where(
+            Message.booking_id == booking.id, Message.kind == "cancelled"))
+        assert held.due_at == to_utc(datetime(2026, 12, 2, 8, 0))
+
+
+def test_switching_the_page_language_signed_in_sets_the_language_of_messages(
+        app, town, client, auth, forms):
+    user = auth.login(phone="13955550040")
+    assert user.locale is None
+    forms.post("/prefs", {"lang": "en", "next": "/me/"}, token_from="/me/")
+    db.session.refresh(user)
+    assert user.locale == "en"
+    message = notify(phone=user.phone, user_id=user.id, kind="status",
+                     body=_l("您提交的随手拍（编号%(id)s）未被采用。理由：%(reason)s", id=7,
+                             reason="重复"))
+    assert message.body == "Your report (no. 7) was not accepted. Reason: 重复"

@@ -46,6 +46,7 @@ def upgrade():
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('due_at', sa.DateTime(), nullable=False),
     sa.Column('claimed_until', sa.DateTime(), nullable=True),
+    sa.Column('claimed_by', sa.String(length=16), nullable=True),
     sa.Column('provider_id', sa.String(length=120), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=False),
     sa.Column('client_addr', sa.String(length=45), nullable=True),
