@@ -42,21 +42,14 @@ def jobs_run(workers):
 @jobs_cli.command("once")
 @click.argument("name")
 def jobs_once(name):
-    """Run one task now (for its current slot), e.g. from cron instead of the worker."""
-    from dataclasses import replace
-
+    """Run one task now (a daily one for today's slot, whatever the hour), e.g. from cron
+    instead of the worker; a slot the worker already ran is not run again."""
     from portal import jobs
     if name not in jobs.JOBS:
         raise click.UsageError(f"no task {name!r}; tasks: {', '.join(jobs.JOBS)}")
-    job = jobs.JOBS[name]
-    if job.at is not None:  # run now, for today's slot, whatever the hour
-        jobs.JOBS[name] = replace(job, at=None)
-    try:
-        record = jobs.run(name)
-    finally:
-        jobs.JOBS[name] = job
+    record = jobs.run(name, any_hour=True)
     if record is None:
-        click.echo(f"{name}: another worker has this slot")
+        click.echo(f"{name}: this slot has already been run")
     else:
         click.echo(f"{name} [{record.status}] {record.result}")
         raise SystemExit(0 if record.status == "ok" else 1)

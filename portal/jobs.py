@@ -63,13 +63,14 @@ class Job:
     run: Callable[[datetime], str]  # does the work at `now` (UTC); says what it did
     at: time | None = None  # daily at this local time; None: every minute
 
-    def slot(self, now: datetime) -> str | None:
-        """The slot `now` falls in, or None outside a daily task's window."""
+    def slot(self, now: datetime, any_hour: bool = False) -> str | None:
+        """The slot `now` falls in, or None outside a daily task's window (unless
+        `any_hour`: today's slot, whatever the hour)."""
         local = to_local(now)
         if self.at is None:
             return f"{local:%Y-%m-%dT%H:%M}"
         start = datetime.combine(local.date(), self.at)
-        return f"{local:%Y-%m-%d}" if start <= local < start + WINDOW else None
+        return f"{local:%Y-%m-%d}" if any_hour or start <= local < start + WINDOW else None
 
     def next_run(self, now: datetime) -> datetime:
         """The next start (UTC) after `now`."""
@@ -145,12 +146,12 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run(name: str, now: datetime | None = None) -> JobRun | None:
+def run(name: str, now: datetime | None = None, *, any_hour: bool = False) -> JobRun | None:
     """Run a task for the slot `now` falls in, unless another worker has that slot (or `now`
-    is outside a daily task's window): then None."""
+    is outside a daily task's window and not `any_hour`): then None."""
     job = JOBS[name]
     now = now or utcnow()
-    slot = job.slot(now)
+    slot = job.slot(now, any_hour)
     if slot is None:
         return None
     record = JobRun(task=name, slot=slot, worker=worker_name(), status="running")

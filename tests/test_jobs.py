@@ -164,3 +164,12 @@ def test_the_worker_sends_a_bookings_sms_within_seconds_and_stops_on_ctrl_c(tmp_
         worker.send_signal(signal.SIGINT)
         output = worker.communicate(timeout=30)[0]
     assert worker.returncode == 0, output[-2000:]
+
+
+def test_jobs_once_runs_todays_slot_at_any_hour_and_only_once(app, town):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["jobs", "once", "purge"])
+    assert first.exit_code == 0 and "purge [ok] purged the photos of" in first.output
+    again = runner.invoke(args=["jobs", "once", "purge"])
+    assert "already been run" in again.output
+    assert runner.invoke(args=["jobs", "once", "nonsense"]).exit_code != 0
