@@ -10,8 +10,12 @@
 4. Reference: SQLite FTS5 on the same rjieba words (bm25 with the title weighted, snippet()
    for the highlight), the same queries, in the same run — and the ratio.
 
+5. With --postgres URL (an expendable database: it is emptied): the same notices in
+   PostgreSQL and the same queries through the PostgreSQL full-text backend (search/pg.py),
+   its index rate (documents written as rows) and latency beside Whoosh's.
+
 Targets (issue 5): p95 < 30 ms, within 5× of FTS5, indexing ≥ 1,000 notices/s.
-Run: .venv/bin/python bench/search.py [--notices 20000] [--rounds 5]
+Run: .venv/bin/python bench/search.py [--notices 20000] [--rounds 5] [--postgres URL]
 """
 from __future__ import annotations
 
@@ -101,17 +105,27 @@ def notice(rng: random.Random, n: int) -> dict:
             "body": body}
 
 
-def build(data_dir: Path, count: int) -> tuple:
+def build(data_dir: Path, count: int, database_url: str | None = None) -> tuple:
     import os
     os.environ["PORTAL_DATA_DIR"] = str(data_dir)
+    config = {"RATELIMIT_ENABLED": False, "TESTING": True}
+    if database_url:
+        from sqlalchemy import create_engine, text
+        engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        config["DATABASE_URL"] = database_url
     subprocess.run([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT,
-                   check=True, capture_output=True)
+                   check=True, capture_output=True,
+                   env={**os.environ, **({"DATABASE_URL": database_url} if database_url else {})})
     from portal import create_app
     from portal.booking.catalogue import load_catalogue
     from portal.notices.importer import import_lines
     from portal.notices.models import Notice
     from portal.search import service
-    app = create_app({"RATELIMIT_ENABLED": False, "TESTING": True})
+    app = create_app(config)
     rng = random.Random(20)
     lines = [json.dumps(notice(rng, n), ensure_ascii=False) for n in range(count)]
     chars = sum(len(json.loads(line)["body"]) for line in lines[:1000]) / 1000
@@ -127,8 +141,11 @@ def build(data_dir: Path, count: int) -> tuple:
         rows = [(n.id, n.title, n.body) for n in app.extensions["sqlalchemy"].session.query(Notice)]
     print(f"{len(outcome.imported):,} notices, ~{chars:.0f} characters each; imported to the "
           f"database in {imported:.1f} s")
-    print(f"index build (search reindex, Whoosh + rjieba, 2 processes): {indexed:,} documents, "
-          f"{rate:,.0f} documents/s")
+    with app.app_context():
+        kind = service.backend()
+    print(f"index build (search reindex, {kind}, rjieba"
+          f"{', 2 processes' if kind == 'whoosh' else ', rows in one transaction'}): "
+          f"{indexed:,} documents, {rate:,.0f} documents/s")
     return app, rows, rate
 
 
@@ -188,6 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notices", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5, help="times each query is timed")
+    parser.add_argument("--postgres", help="also the PostgreSQL backend, in this (emptied) database")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="tongban-search-"))
     try:
@@ -208,6 +226,17 @@ def main() -> None:
         worst = sorted(whoosh.items(), key=lambda kv: -statistics.median(kv[1]))[:5]
         print("slowest queries through /search (median ms): " +
               ", ".join(f"{q} {statistics.median(v):.1f}" for q, v in worst))
+        if args.postgres:
+            pg_app, _rows, pg_rate = build(data_dir / "pg", args.notices, args.postgres)
+            with pg_app.app_context():
+                pg_times = whoosh_times(pg_app, args.rounds)
+            all_p = [t for ts in pg_times.values() for t in ts]
+            print(f"\n/search view, PostgreSQL backend: median {statistics.median(all_p):.2f} ms, "
+                  f"p95 {pct(all_p, .95):.2f} ms (Whoosh {statistics.median(all_w):.2f} / "
+                  f"{pct(all_w, .95):.2f}); index rate {pg_rate:,.0f}/s (Whoosh {whoosh_rate:,.0f}/s)")
+            worst = sorted(pg_times.items(), key=lambda kv: -statistics.median(kv[1]))[:5]
+            print("slowest on PostgreSQL (median ms): " +
+                  ", ".join(f"{q} {statistics.median(v):.1f}" for q, v in worst))
         print("\ntargets: p95 < 30 ms: {}; within 5× of FTS5: {}; indexing ≥ 1,000/s: {}".format(
             "met" if pct(all_w, .95) < 30 else "MISSED", "met" if ratio <= 5 else "MISSED",
             "met" if whoosh_rate >= 1000 else "MISSED"))

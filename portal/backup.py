@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy import inspect, text
 
 from portal.extensions import db
+from portal import uploads as upload_store
 from portal.timeutil import local_now
 
 MANIFEST = "manifest.json"
@@ -109,7 +110,7 @@ def make(folder: Path) -> Made:
             source.close()
     else:
         tables, revision = _pg_dump(partial / PG_FILE)
-    uploads = _data_dir() / "uploads"
+    uploads = upload_store.root()
     if uploads.is_dir():  # files half-written (.part) or deleted meanwhile are not the database's
         shutil.copytree(uploads, partial / "uploads", ignore=shutil.ignore_patterns("*.part"),
                         copy_function=_copy_if_there)
@@ -212,10 +213,10 @@ def restore(folder: Path, *, force: bool = False) -> str:
             raise BackupRefused(f"pg_restore failed: {done.stderr.strip()}")
     db.engine.dispose()
     upgrade()  # a backup of an older schema comes up to this version's
-    uploads = _data_dir() / "uploads"
-    shutil.rmtree(uploads, ignore_errors=True)
+    uploads = upload_store.root()
+    shutil.rmtree(uploads, ignore_errors=True)  # a mount point itself stays: copy into it
     if (folder / "uploads").is_dir():
-        shutil.copytree(folder / "uploads", uploads)
+        shutil.copytree(folder / "uploads", uploads, dirs_exist_ok=True)
     documents = service.reindex()
     return (f"restored {sum(manifest['tables'].values())} rows from {manifest['made_at']} "
             f"(schema {manifest['revision']}), {len(manifest['files'])} files; "

@@ -91,6 +91,10 @@ class Defaults:
     JOBS_QUEUE = "sqlite"
     BACKUP_KEEP_DAILY = 7
     BACKUP_KEEP_WEEKLY = 4
+    UPLOAD_DIR = ""  # PORTAL_UPLOAD_DIR: shared by every node; default <data dir>/uploads
+    # whoosh (an index in the data dir) or postgres (rows in the database, for several nodes);
+    # "" picks postgres on a PostgreSQL database and whoosh otherwise.
+    SEARCH_BACKEND = ""
     SEARCH_INDEX_MEMORY_MB = 512  # per process while (re)building the search index
     CIVILITY_RETENTION_DAYS = 90  # published items leave the public board after this long
     # …and this long after that (or after a report was rejected or merged), `civility purge`
@@ -116,6 +120,8 @@ def load(app, test_config: dict | None = None) -> None:
             app.config[name] = os.environ[name]
     if os.environ.get("PORTAL_PUBLIC_URL"):
         app.config["PUBLIC_BASE_URL"] = os.environ["PORTAL_PUBLIC_URL"]
+    if os.environ.get("PORTAL_UPLOAD_DIR"):
+        app.config["UPLOAD_DIR"] = str(Path(os.environ["PORTAL_UPLOAD_DIR"]).resolve())
     if os.environ.get("PORTAL_TRUSTED_PROXIES"):
         app.config["TRUSTED_PROXIES"] = int(os.environ["PORTAL_TRUSTED_PROXIES"])
     if os.environ.get("PORTAL_VOLUNTEER_STAR_HOURS"):
@@ -155,6 +161,7 @@ ENVIRONMENT = {
     "ALIYUN_ACCESS_KEY_SECRET": str, "SMS_PER_PHONE_PER_DAY": int,
     "SMS_PER_CLIENT_PER_DAY": int, "SMTP_HOST": str, "SMTP_PORT": int, "SMTP_STARTTLS": _flag,
     "SMTP_USER": str, "SMTP_PASSWORD": str, "MAIL_FROM": str, "JOBS_QUEUE": str,
+    "SEARCH_BACKEND": str,
 }
 
 

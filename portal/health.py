@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from portal.config import asset_dir
+from portal import uploads
 from portal.extensions import db
 
 
@@ -44,6 +45,10 @@ def check() -> dict[str, str]:
             report["database"] = f"schema {revision or 'missing'}, expected " \
                                  f"{expected_revision()}: run `flask db upgrade`"
     data = Path(current_app.config["PORTAL_DATA_DIR"])
-    report["search"] = "ok" if _writable(data / "search") else "index folder not writable"
-    report["uploads"] = "ok" if _writable(data / "uploads") else "upload folder not writable"
+    from portal.search.service import backend
+    if backend() == "whoosh":  # the database backend's documents are in the database
+        report["search"] = "ok" if _writable(data / "search") else "index folder not writable"
+    else:
+        report["search"] = "ok"
+    report["uploads"] = "ok" if _writable(uploads.root()) else "upload folder not writable"
     return report

@@ -44,8 +44,15 @@ class Stored:
     sha256: str
 
 
+def root() -> Path:
+    """Where uploads live: PORTAL_UPLOAD_DIR (storage every node mounts, when there are
+    several), by default `uploads/` in the data dir."""
+    return Path(current_app.config.get("UPLOAD_DIR")
+                or Path(current_app.config["PORTAL_DATA_DIR"]) / "uploads")
+
+
 def folder(area: str) -> Path:
-    path = Path(current_app.config["PORTAL_DATA_DIR"]) / "uploads" / area
+    path = root() / area
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -5,6 +5,8 @@ wait their turn. Used by the HTTP concurrency tests and the benches.
 """
 from __future__ import annotations
 
+import functools
+import http.client
 import http.cookiejar
 import os
 import re
@@ -64,22 +66,46 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class Browser:
-    """A minimal HTTP client with its own cookie jar (one per simulated person)."""
+class _From(urllib.request.HTTPSHandler, urllib.request.HTTPHandler):
+    """Connections from a chosen loopback address (127.0.0.N): as many client addresses as
+    people, as a front server sees them."""
 
-    def __init__(self, base: str):
+    def __init__(self, source: str | None, context):
+        urllib.request.HTTPSHandler.__init__(self, context=context)
+        self.source, self.context = source, context
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(http.client.HTTPConnection,
+                                              source_address=(self.source, 0)), req)
+
+    def https_open(self, req):
+        return self.do_open(functools.partial(http.client.HTTPSConnection, context=self.context,
+                                              source_address=(self.source, 0)), req)
+
+
+class Browser:
+    """A minimal HTTP client with its own cookie jar (one per simulated person); `source`:
+    the loopback address it connects from, `context`: TLS settings (a test CA)."""
+
+    def __init__(self, base: str, source: str | None = None, context=None):
         self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect())
+        handlers = [urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect()]
+        if source or context:
+            handlers.append(_From(source or "", context))
+        self.opener = urllib.request.build_opener(*handlers)
+        self.headers: dict = {}  # of the last response
+        self.raw = b""
 
     def open(self, path: str, data: bytes | None = None, headers: dict | None = None,
              timeout: float = 60) -> tuple[int, str]:
         request = urllib.request.Request(self.base + path, data=data, headers=headers or {})
         try:
             with self.opener.open(request, timeout=timeout) as response:
-                return response.status, response.read().decode()
+                self.headers, self.raw = response.headers, response.read()
+                return response.status, self.raw.decode(errors="replace")
         except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(errors="replace")
+            self.headers, self.raw = error.headers, error.read()
+            return error.code, self.raw.decode(errors="replace")
 
     def get(self, path: str) -> str:
         status, body = self.open(path)
@@ -92,12 +118,15 @@ class Browser:
         assert found, f"no CSRF token on {path}"
         return found.group(1)
 
-    def post(self, path: str, data: dict, files: dict | None = None) -> int:
-        """Submit a form (multipart when `files` maps field → (filename, bytes))."""
+    def post(self, path: str, data: dict, files: dict | None = None,
+             headers: dict | None = None) -> int:
+        """Submit a form (multipart when `files` maps field → (filename, bytes)) from its
+        page, as a browser does (over HTTPS, Flask-WTF wants the page in Referer)."""
+        headers = {"Referer": self.base + path, **(headers or {})}
         if files:
             body, content_type = multipart(data, files)
-            return self.open(path, body, {"Content-Type": content_type})[0]
-        return self.open(path, urllib.parse.urlencode(data, doseq=True).encode())[0]
+            return self.open(path, body, {"Content-Type": content_type, **(headers or {})})[0]
+        return self.open(path, urllib.parse.urlencode(data, doseq=True).encode(), headers)[0]
 
     def login(self, phone: str, password: str) -> None:
         status = self.post("/login", {"csrf_token": self.token("/login"), "phone": phone,

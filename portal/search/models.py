@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import BigInteger, Index, String, Text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -46,3 +47,37 @@ class SynonymGroup(db.Model):
     @property
     def words(self) -> list[str]:
         return self.terms.split()
+
+
+# The PostgreSQL backend's documents (search/pg.py). A tsvector there; plain text on SQLite,
+# where the table exists (one schema for both) but stays empty: Whoosh holds the documents.
+_TSVECTOR = Text().with_variant(TSVECTOR(), "postgresql")
+
+
+class SearchDocument(db.Model):
+    """One searchable object as PostgreSQL full-text search finds it, written in the
+    transaction that changes the object (so every node sees it at once, nothing to drain).
+
+    `tsv` holds the words rjieba cut in Python (the same analysis as the Whoosh index), titles
+    weight A, bodies B, the titles' pinyin C (`~weixinyuan`) and initials (`^wxy`);
+    `title_tsv` the title part alone, small enough to rank broad queries by cheaply.
+    """
+
+    __tablename__ = "search_documents"
+    __table_args__ = (
+        Index("ix_search_documents_tsv", "tsv", postgresql_using="gin"),
+        Index("ix_search_documents_indexed_at", "indexed_at"),
+    )
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)  # notice:12
+    kind: Mapped[str] = mapped_column(String(20))
+    tsv: Mapped[str] = mapped_column(_TSVECTOR)
+    title_tsv: Mapped[str] = mapped_column(_TSVECTOR)
+    category: Mapped[str] = mapped_column(String(80), default="")
+    agency: Mapped[str] = mapped_column(String(120), default="")
+    validity: Mapped[str] = mapped_column(String(20), default="valid")
+    year: Mapped[str] = mapped_column(String(8), default="")
+    published: Mapped[int] = mapped_column(BigInteger, default=0)
+    version: Mapped[str] = mapped_column(String(16))
+    dictionary: Mapped[str] = mapped_column(String(16))  # the segmenter's word list it was cut with
+    indexed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,13 +1,16 @@
 """Keeping the search index right: `add_to_index`, `remove_from_index` (queued in the same
 transaction), `drain`, `reindex`, `verify`, the engine and the segmenter's dictionary.
-Querying is in `results.py`. Only this package knows the engine is Whoosh; a PostgreSQL
-full-text backend could stand behind the same functions.
+Querying is in `results.py`. Two backends stand behind the same functions (`backend()`):
 
-The database is the source of truth. A change to a searchable object queues its key in the
-same transaction (search_outbox); after the commit the queue is applied to the index. If
+- `whoosh`, the embedded default: an index in the data dir (search/engine.py). A change to a
+  searchable object queues its key in the same transaction (search_outbox); after the commit
+  the queue is applied to the index. If
 the index cannot be written then (another process holds the lock, a rebuild runs, a disk
 error), the rows stay queued and are applied later — by the next request that finds them
 (at most every RETRY_SECONDS per worker), `flask search drain`, or a reindex.
+- `postgres`, the default whenever DATABASE_URL is PostgreSQL (several nodes, one truth): the
+  documents are rows (search/pg.py) written just before the transaction that changed the
+  object commits, so every node finds the change at once and nothing is queued.
 """
 from __future__ import annotations
 
@@ -17,13 +20,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flask import current_app
-from sqlalchemy import delete, event, func, insert, select, update
+from flask import current_app, has_app_context
+from sqlalchemy import delete, event, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from portal.database import read_transaction, write_transaction
 from portal.extensions import db
-from portal.search import analysis
+from portal.search import analysis, pg
 from portal.search.documents import PROVIDERS, documents, key
 from portal.search.engine import Engine, IndexBusy, IndexUnavailable
 from portal.search.models import SearchOutbox, SynonymGroup
@@ -33,6 +36,14 @@ RETRY_SECONDS = 30
 
 
 # -- the engine and the dictionary ---------------------------------------------------------------
+
+def backend() -> str:
+    """`postgres` or `whoosh` (SEARCH_BACKEND; by default postgres on a PostgreSQL database)."""
+    chosen = current_app.config.get("SEARCH_BACKEND") or ""
+    if chosen:
+        return chosen
+    return "postgres" if db.engine.dialect.name == "postgresql" else "whoosh"
+
 
 def engine() -> Engine:
     extensions = current_app.extensions
@@ -59,6 +70,14 @@ def synonyms() -> dict[str, list[str]]:
 def ensure_dictionary() -> str:
     """The segmenter knows the shipped words and every synonym term (checked against the
     index's dictionary version, so a change made in another process is picked up)."""
+    if backend() == "postgres":  # the synonym words, as the database has them now
+        groups = synonym_groups()
+        wanted = frozenset(w for g in groups for w in g)
+        if current_app.extensions.get("tongban.search.words") != wanted \
+                or not analysis.dictionary_version():
+            current_app.extensions["tongban.search.words"] = wanted
+            analysis.load_dictionary(wanted)
+        return analysis.dictionary_version()
     index_version = engine().dictionary()
     if not analysis.dictionary_version() or index_version != analysis.dictionary_version():
         return analysis.load_dictionary(w for g in synonym_groups() for w in g)
@@ -68,7 +87,11 @@ def ensure_dictionary() -> str:
 # -- queueing ---------------------------------------------------------------------------------
 
 def add_to_index(kind: str, object_id) -> None:
-    """Queue `kind:object_id` to be (re)indexed after this transaction commits."""
+    """Queue `kind:object_id` to be (re)indexed after this transaction commits (PostgreSQL
+    backend: written just before it commits)."""
+    if backend() == "postgres":
+        db.session.info.setdefault("search_keys", set()).add((kind, str(object_id)))
+        return
     db.session.add(SearchOutbox(kind=kind, object_id=str(object_id)))
     db.session.info["search_queued"] = True
 
@@ -93,7 +116,9 @@ def _queue_changes(session, _context) -> None:
                for o in (*session.new, *session.dirty, *session.deleted)
                if type(o) in _WATCHED and getattr(o, "id", None) is not None
                and (o not in session.dirty or session.is_modified(o))}
-    if changed:
+    if changed and has_app_context() and backend() == "postgres":
+        session.info.setdefault("search_keys", set()).update(changed)
+    elif changed:
         session.connection().execute(insert(SearchOutbox), [
             {"kind": k, "object_id": i, "queued_at": utcnow(), "attempts": 0, "last_error": ""}
             for k, i in sorted(changed)])
@@ -104,6 +129,38 @@ def _queue_changes(session, _context) -> None:
 def _mark_pending(session) -> None:
     if session.info.pop("search_queued", False):
         session.info["search_pending"] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _write_documents(session) -> None:
+    """PostgreSQL backend: the changed objects' documents, in the transaction changing them."""
+    if not session.info.get("search_keys"):
+        return
+    session.flush()
+    keys = session.info.pop("search_keys", set())
+    _write_keys(keys, session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session) -> None:
+    session.info.pop("search_keys", None)
+
+
+def _documents_for(keys) -> tuple[list[dict], list[str]]:
+    upserts, deletes = [], []
+    for kind, object_id in sorted(keys):
+        provider = PROVIDERS.get(kind)
+        obj = provider.get(object_id) if provider else None
+        if obj is None:
+            deletes.append(key(kind, object_id))
+        else:
+            upserts.append(provider.document(obj))
+    return upserts, deletes
+
+
+def _write_keys(keys, session) -> None:
+    upserts, deletes = _documents_for(keys)
+    pg.write(session, upserts, deletes, ensure_dictionary())
 
 
 def register(app) -> None:
@@ -131,6 +188,8 @@ def drain(batch: int = 500) -> int:
     Leaves the queue untouched when the index is busy (another writer, a rebuild) or cannot
     be written: nothing is lost, and the next drain tries again.
     """
+    if backend() == "postgres":
+        return _drain_postgres(batch)
     done = 0
     eng = engine()
     while True:
@@ -140,14 +199,7 @@ def drain(batch: int = 500) -> int:
         if not rows:
             return done
         ensure_dictionary()
-        upserts, deletes = [], []
-        for kind, object_id in {(r.kind, r.object_id) for r in rows}:
-            provider = PROVIDERS.get(kind)
-            obj = provider.get(object_id) if provider else None
-            if obj is None:
-                deletes.append(key(kind, object_id))
-            else:
-                upserts.append(provider.document(obj))
+        upserts, deletes = _documents_for({(r.kind, r.object_id) for r in rows})
         ids = [r.id for r in rows]
         db.session.commit()  # end the read: the index is written outside any transaction
         try:
@@ -167,15 +219,45 @@ def drain(batch: int = 500) -> int:
         done += len(upserts) + len(deletes)
 
 
+def _drain_postgres(batch: int) -> int:
+    """Queue entries left from the Whoosh backend (a database switched to PostgreSQL search):
+    applied, and removed, in one transaction per batch."""
+    done = 0
+    while True:
+        rows = db.session.execute(select(SearchOutbox.id, SearchOutbox.kind,
+                                         SearchOutbox.object_id)
+                                  .order_by(SearchOutbox.id).limit(batch)).all()
+        if not rows:
+            db.session.commit()
+            return done
+        keys = {(r.kind, r.object_id) for r in rows}
+        _write_keys(keys, db.session)
+        db.session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_([r.id for r in rows])))
+        db.session.commit()
+        done += len(keys)
+
+
 def index_bulk(kind: str, ids: list, progress=None, procs: int = 2) -> int:
     """Index many new objects of one kind at once (an import): one multi-process writer
     instead of the queue's small commits. Their queue entries, written with them, are
     removed only after the index has them, so a failure here still loses nothing."""
-    eng = engine()
     provider = PROVIDERS[kind]
+    keys = sorted({str(i) for i in ids})
+    if backend() == "postgres":  # an import's documents: written in batches of 1,000
+        version = ensure_dictionary()
+        for start in range(0, len(keys), 1000):
+            chunk = provider.load(keys[start:start + 1000]).values()
+            pg.write(db.session, [provider.document(o) for o in chunk], [], version)
+            db.session.execute(delete(SearchOutbox).where(
+                SearchOutbox.kind == kind,
+                SearchOutbox.object_id.in_(keys[start:start + 1000])))
+            db.session.commit()
+            if progress:
+                progress(len(chunk))
+        return len(keys)
+    eng = engine()
     ensure_dictionary()
     eng.ensure(analysis.dictionary_version())
-    keys = sorted({str(i) for i in ids})
 
     def docs():
         for start in range(0, len(keys), 1000):
@@ -202,7 +284,11 @@ def pending() -> int:
 
 def reindex(progress=None, procs: int = 2) -> int:
     """Rebuild the whole index from the database into a new generation, then switch to it
-    (searches go on against the old one meanwhile). Returns the number of documents."""
+    (searches go on against the old one meanwhile). Returns the number of documents.
+    PostgreSQL backend: every document rewritten in one transaction (searches see the old
+    rows until it commits)."""
+    if backend() == "postgres":
+        return _reindex_postgres(progress)
     eng = engine()
     with eng.rebuilding(wait=True):
         with read_transaction():  # a long read: never hold SQLite's write lock meanwhile
@@ -216,6 +302,29 @@ def reindex(progress=None, procs: int = 2) -> int:
             db.session.execute(delete(SearchOutbox).where(SearchOutbox.id <= covered))
             db.session.commit()
     drain()  # what changed while it ran
+    return count
+
+
+def _reindex_postgres(progress=None) -> int:
+    version = ensure_dictionary_from_database()
+    current_app.extensions.pop("tongban.search.words", None)
+    db.session.execute(text("LOCK TABLE search_documents IN EXCLUSIVE MODE"))  # one at a time
+    pg.remove_all(db.session)
+    count, batch = 0, []
+    for doc in documents():
+        batch.append(doc)
+        if len(batch) == 500:
+            pg.write(db.session, batch, [], version)
+            count += len(batch)
+            if progress:
+                progress(len(batch))
+            batch = []
+    pg.write(db.session, batch, [], version)
+    count += len(batch)
+    if progress and batch:
+        progress(len(batch))
+    db.session.execute(delete(SearchOutbox))
+    db.session.commit()
     return count
 
 
@@ -268,6 +377,10 @@ def verify() -> IndexCheck:
     """Compare the index with the database: documents missing, stale or extra."""
     report = IndexCheck(pending=pending())
     version = ensure_dictionary_from_database()
+    if backend() == "postgres":
+        indexed = pg.stored(db.session)
+        report.dictionary_ok = pg.dictionaries(db.session) <= {version}
+        return _compare(report, indexed)
     eng = engine()
     try:
         indexed = eng.stored()
@@ -275,6 +388,10 @@ def verify() -> IndexCheck:
         report.unavailable = str(error) or "unavailable"
         return report
     report.dictionary_ok = eng.dictionary() == version
+    return _compare(report, indexed)
+
+
+def _compare(report: IndexCheck, indexed: dict) -> IndexCheck:
     wanted = {doc["key"]: doc["version"] for doc in documents()}
     report.missing = sorted(set(wanted) - set(indexed))
     report.extra = sorted(set(indexed) - set(wanted))
