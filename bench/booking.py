@@ -10,7 +10,10 @@ loopback:
      both, the ratio of each round and their median;
   3. 16 concurrent clients confirming: confirms/s, errors, and that nothing was overbooked.
 
-Run: .venv/bin/python bench/booking.py [--seconds 12] [--rounds 4] [--keep DIR]
+With --database URL (an expendable PostgreSQL database: it is emptied) the county is built in
+PostgreSQL instead, and the same figures are measured on it.
+
+Run: .venv/bin/python bench/booking.py [--seconds 12] [--rounds 4] [--keep DIR] [--database URL]
 """
 from __future__ import annotations
 
@@ -46,9 +49,21 @@ def pct(values, q):
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def build(data_dir: Path) -> dict:
+def empty(database_url: str) -> None:
+    from sqlalchemy import create_engine, text
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def build(data_dir: Path, database_url: str | None = None) -> dict:
     """Migrate, then fill the county with bulk inserts. Returns what the load needs."""
     env = {**os.environ, "PORTAL_DATA_DIR": str(data_dir), "FLASK_APP": "wsgi"}
+    if database_url:
+        empty(database_url)
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"] = database_url
     subprocess.run([str(ROOT / ".venv/bin/flask"), "db", "upgrade"], env=env, cwd=ROOT,
                    check=True, capture_output=True)
     os.environ["PORTAL_DATA_DIR"] = str(data_dir)
@@ -277,15 +292,17 @@ def main() -> None:
                         help="portal and hello take turns this many times (a shared machine's "
                              "speed drifts; the ratio of each pair is what counts)")
     parser.add_argument("--keep", help="build the county in this folder and keep it")
+    parser.add_argument("--database", help="PostgreSQL URL (emptied) instead of SQLite")
     args = parser.parse_args()
     data_dir = Path(args.keep or tempfile.mkdtemp(prefix="tongban-county-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        county = build(data_dir)
+        county = build(data_dir, args.database)
         code, free = county["code"], county["free"]
         # The portal's own limits would throttle a load test from one address.
         app = ("portal:create_app({'RATELIMIT_ENABLED': False, 'SESSION_COOKIE_SECURE': False, "
-               f"'PORTAL_DATA_DIR': {str(data_dir)!r}}})")
+               f"'PORTAL_DATA_DIR': {str(data_dir)!r}" +
+               (f", 'DATABASE_URL': {args.database!r}" if args.database else "") + "})")
         (data_dir / "hello.py").write_text(HELLO)
         server = Gunicorn(app, 5101, data_dir)
         hello = Gunicorn("hello:app", 5102, data_dir)
@@ -352,21 +369,27 @@ def main() -> None:
         finally:
             server.stop()
             hello.stop()
-        overbooked = check_overbooking(data_dir)
+        overbooked = check_overbooking(data_dir, args.database)
         print(f"slots over capacity after the load: {overbooked}")
     finally:
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def check_overbooking(data_dir: Path) -> int:
-    import sqlite3
-    conn = sqlite3.connect(data_dir / "portal.db")
-    return conn.execute(
-        "SELECT count(*) FROM (SELECT b.station_id, b.day, b.starts, count(*) AS n, s.capacity_online "
-        "FROM bookings b JOIN stations s ON s.id = b.station_id "
-        "WHERE b.status = 'booked' AND b.channel IN ('online', 'kiosk') "
-        "GROUP BY b.station_id, b.day, b.starts HAVING n > s.capacity_online)").fetchone()[0]
+def check_overbooking(data_dir: Path, database_url: str | None = None) -> int:
+    from sqlalchemy import create_engine, text
+    url = (database_url.replace("postgresql://", "postgresql+psycopg://", 1) if database_url
+           else f"sqlite:///{data_dir / 'portal.db'}")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = conn.execute(text(
+            "SELECT count(*) FROM (SELECT b.station_id, b.day, b.starts, count(*) AS n, "
+            "s.capacity_online FROM bookings b JOIN stations s ON s.id = b.station_id "
+            "WHERE b.status = 'booked' AND b.channel IN ('online', 'kiosk') "
+            "GROUP BY b.station_id, b.day, b.starts, s.capacity_online "
+            "HAVING count(*) > s.capacity_online) AS over")).scalar()
+    engine.dispose()
+    return found
 
 
 if __name__ == "__main__":

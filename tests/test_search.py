@@ -2,6 +2,7 @@
 mean", the page, and keeping the index consistent with the database when things fail."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -324,6 +325,13 @@ def test_the_database_backend_writes_with_the_change_and_every_node_sees_it(edit
     notice = publish(editor, "关于冬季防火的通知", "请注意用火用电安全。")
     assert db.session.get(SearchDocument, f"notice:{notice.id}") is not None  # no drain needed
     assert service.pending() == 0
+    from portal.notices.importer import import_lines
+    imported = import_lines([json.dumps({"title": "导入即可查到的通知", "agency": "青禾镇人民政府",
+                                         "body": "导入。", "published_at": "2026-11-20"},
+                                        ensure_ascii=False)]).imported  # added, then committed
+    with db.engine.connect() as other:  # what another connection (node) sees: committed rows
+        assert other.scalar(select(SearchDocument.key).where(
+            SearchDocument.key == f"notice:{imported[0]}")) is not None
     node_b = make_app(tmp_path / "node-b", database_url)  # another machine, its own data dir
     with node_b.test_request_context():
         found = query_index("防火")

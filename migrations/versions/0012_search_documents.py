@@ -36,6 +36,9 @@ def upgrade():
     )
     op.create_index('ix_search_documents_tsv', 'search_documents', ['tsv'],
                     postgresql_using='gin')
+    op.create_index('ix_search_documents_title_tsv', 'search_documents', ['title_tsv'],
+                    postgresql_using='gin')
+    op.create_index('ix_search_documents_published', 'search_documents', ['published', 'key'])
     op.create_index('ix_search_documents_indexed_at', 'search_documents', ['indexed_at'])
 
 

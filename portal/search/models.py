@@ -66,6 +66,9 @@ class SearchDocument(db.Model):
     __tablename__ = "search_documents"
     __table_args__ = (
         Index("ix_search_documents_tsv", "tsv", postgresql_using="gin"),
+        Index("ix_search_documents_title_tsv", "title_tsv", postgresql_using="gin"),
+        # Broad queries take the newest matches in this order, reading no more than they show.
+        Index("ix_search_documents_published", "published", "key"),
         Index("ix_search_documents_indexed_at", "indexed_at"),
     )
 

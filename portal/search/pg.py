@@ -160,13 +160,19 @@ def _any(subqueries) -> str | None:
     return parts[0] if len(parts) == 1 else "(" + " | ".join(dict.fromkeys(parts)) + ")"
 
 
+COUNT_CAP = 1000  # matches counted exactly; beyond, the total is an estimate ("about")
+
+
 def ranked(session, query: str, *, kinds=None, filters=None, now: int, window: int,
-           broad: bool = False) -> tuple[list[str], int]:
-    """Keys of the best `window` matches, and how many match in all. `broad` (every word is
-    in most documents): title matches first, ranked, then the newest others — ranking every
-    body would read every document."""
-    where = ["d.tsv @@ q", "d.published <= :now"]
-    params: dict = {"q": query, "now": now, "window": window, "weights": WEIGHTS}
+           broad: bool = False) -> tuple[list[str], int | None]:
+    """Keys of the best `window` matches, and how many match (None: more than COUNT_CAP).
+
+    `broad` (every word is in most documents, so ranking them all would read most of the
+    table, 100+ ms at 20,000 notices): the title matches ranked, then the newest of the
+    others in publication order, which an index reads without looking at the rest — as the
+    Whoosh backend does."""
+    where = ["d.published <= :now"]
+    params: dict = {"q": query, "now": now, "weights": WEIGHTS}
     if kinds:
         where.append("d.kind = ANY(:kinds)")
         params["kinds"] = list(kinds)
@@ -174,18 +180,28 @@ def ranked(session, query: str, *, kinds=None, filters=None, now: int, window: i
         if (filters or {}).get(name):
             where.append(f"d.{name} = :{name}")
             params[name] = str(filters[name])
-    order = ("(d.title_tsv @@ q) DESC, round(ts_rank(:weights, d.title_tsv, q)::numeric, 3) DESC"
-             if broad else "round(ts_rank(:weights, d.tsv, q)::numeric, 3) DESC")
-    sql = (f"SELECT d.key FROM search_documents d, CAST(:q AS tsquery) q "
-           f"WHERE {' AND '.join(where)} "
-           f"ORDER BY {order}, (d.validity = 'valid') DESC, d.published DESC, d.key "
-           f"LIMIT :window")
-    keys = list(session.scalars(text(sql), params))
+    source = "FROM search_documents d, CAST(:q AS tsquery) q WHERE " + " AND ".join(where)
+    ties = "(d.validity = 'valid') DESC, d.published DESC, d.key DESC"
+    if broad:
+        keys = list(session.scalars(text(
+            f"SELECT d.key {source} AND d.title_tsv @@ q ORDER BY "
+            f"round(ts_rank(:weights, d.title_tsv, q)::numeric, 3) DESC, {ties} LIMIT :n"),
+            {**params, "n": window}))
+        if len(keys) < window:
+            keys += session.scalars(text(
+                f"SELECT d.key {source} AND d.tsv @@ q AND NOT d.title_tsv @@ q "
+                f"ORDER BY d.published DESC, d.key DESC LIMIT :n"),
+                {**params, "n": window - len(keys)})
+        return keys, (len(keys) if len(keys) < window else None)
+    keys = list(session.scalars(text(
+        f"SELECT d.key {source} AND d.tsv @@ q ORDER BY "
+        f"round(ts_rank(:weights, d.tsv, q)::numeric, 3) DESC, {ties} LIMIT :n"),
+        {**params, "n": window}))
     if len(keys) < window:
         return keys, len(keys)
-    total = session.scalar(text(f"SELECT count(*) FROM search_documents d, "
-                                f"CAST(:q AS tsquery) q WHERE {' AND '.join(where)}"), params)
-    return keys, total
+    total = session.scalar(text(f"SELECT count(*) FROM (SELECT 1 {source} AND d.tsv @@ q "
+                                f"LIMIT :cap) AS found"), {**params, "cap": COUNT_CAP + 1})
+    return keys, (total if total <= COUNT_CAP else None)
 
 
 # -- the lexicon -------------------------------------------------------------------------------

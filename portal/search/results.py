@@ -100,10 +100,11 @@ def query_index(text: str, *, kinds=None, filters=None, page: int = 1, per_page:
     # reach it. Asking for 200 made broad queries 100× slower, even 20 instead of 10 50×.
     window = min(results.page * per_page, RESULT_WINDOW)
     if backend() == "postgres":
-        ensure_dictionary()
-        known = analysis.known_words() | {w for g in synonym_groups() for w in g}
+        groups = synonym_groups()  # read once: the dictionary, the lexicon and expansion
+        ensure_dictionary(groups)
+        known = analysis.known_words() | {w for g in groups for w in g}
         lex, documents = pg.lexicon(current_app, db.session, known)
-        found = _search_postgres(parsed, lex, synonyms(), kinds, filters or {}, window,
+        found = _search_postgres(parsed, lex, synonyms(groups), kinds, filters or {}, window,
                                  per_page, moment, documents)
         if not found.keys:
             results.suggestion = q.suggestion(parsed, lex)
@@ -141,6 +142,11 @@ def _search_postgres(parsed, lex, syn, kinds, filters, window: int, per_page: in
             return _Found([], 0, True, built.terms, relaxed)
         keys, total = pg.ranked(db.session, text, kinds=kinds, filters=filters, now=now,
                                 window=window, broad=broad)
+        if total is None:  # more than could be counted quickly: the rarest word's documents
+            words_ = [w for part in parsed.parts for w in part.words]
+            estimate = min((lex.frequencies.get(w, 0) for w in words_), default=0)
+            return _Found(keys, max(estimate, pg.COUNT_CAP, len(keys)), False, built.terms,
+                          relaxed)
         return _Found(keys, total, True, built.terms, relaxed)
 
     exact = q.build(parsed, lex, syn, documents=documents)

@@ -58,20 +58,20 @@ def synonym_groups() -> list[list[str]]:
     return [g.split() for g in db.session.scalars(select(SynonymGroup.terms))]
 
 
-def synonyms() -> dict[str, list[str]]:
+def synonyms(groups: list[list[str]] | None = None) -> dict[str, list[str]]:
     """Each word → the other words of its group(s)."""
     out: dict[str, list[str]] = defaultdict(list)
-    for group in synonym_groups():
+    for group in synonym_groups() if groups is None else groups:
         for word in group:
             out[word.lower()] += [w.lower() for w in group if w != word]
     return out
 
 
-def ensure_dictionary() -> str:
+def ensure_dictionary(groups: list[list[str]] | None = None) -> str:
     """The segmenter knows the shipped words and every synonym term (checked against the
     index's dictionary version, so a change made in another process is picked up)."""
     if backend() == "postgres":  # the synonym words, as the database has them now
-        groups = synonym_groups()
+        groups = synonym_groups() if groups is None else groups
         wanted = frozenset(w for g in groups for w in g)
         if current_app.extensions.get("tongban.search.words") != wanted \
                 or not analysis.dictionary_version():
@@ -133,9 +133,15 @@ def _mark_pending(session) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _write_documents(session) -> None:
-    """PostgreSQL backend: the changed objects' documents, in the transaction changing them."""
+    """PostgreSQL backend: the changed objects' documents, in the transaction changing them.
+    Objects added but not flushed yet are flushed first: the flush is what names them."""
     if not session.info.get("search_keys"):
-        return
+        if not (session.new or session.dirty or session.deleted) or not has_app_context() \
+                or backend() != "postgres":
+            return
+        session.flush()
+        if not session.info.get("search_keys"):
+            return
     session.flush()
     keys = session.info.pop("search_keys", set())
     _write_keys(keys, session)
@@ -144,6 +150,11 @@ def _write_documents(session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget(session) -> None:
     session.info.pop("search_keys", None)
+
+
+@event.listens_for(Session, "after_commit")
+def _written(session) -> None:
+    session.info.pop("search_keys", None)  # a flush inside a commit's own flush: nothing left
 
 
 def _documents_for(keys) -> tuple[list[dict], list[str]]:
@@ -243,17 +254,9 @@ def index_bulk(kind: str, ids: list, progress=None, procs: int = 2) -> int:
     removed only after the index has them, so a failure here still loses nothing."""
     provider = PROVIDERS[kind]
     keys = sorted({str(i) for i in ids})
-    if backend() == "postgres":  # an import's documents: written in batches of 1,000
-        version = ensure_dictionary()
-        for start in range(0, len(keys), 1000):
-            chunk = provider.load(keys[start:start + 1000]).values()
-            pg.write(db.session, [provider.document(o) for o in chunk], [], version)
-            db.session.execute(delete(SearchOutbox).where(
-                SearchOutbox.kind == kind,
-                SearchOutbox.object_id.in_(keys[start:start + 1000])))
-            db.session.commit()
-            if progress:
-                progress(len(chunk))
+    if backend() == "postgres":  # written with the rows, in the import's own transactions
+        if progress:
+            progress(len(keys))
         return len(keys)
     eng = engine()
     ensure_dictionary()
@@ -324,6 +327,10 @@ def _reindex_postgres(progress=None) -> int:
     if progress and batch:
         progress(len(batch))
     db.session.execute(delete(SearchOutbox))
+    db.session.commit()
+    # Fresh statistics: planned with none, a broad query scanned the whole table (measured
+    # 141 against 60 ms p95 at 20,000 notices).
+    db.session.execute(text("ANALYZE search_documents"))
     db.session.commit()
     return count
 
