@@ -8,11 +8,14 @@ Then, against gunicorn with 2 workers on loopback, signed in as that station's c
   2. 16 concurrent clients (desk PCs and town staff screens) on each: requests/s, median,
      p95 and errors.
 
-Run: .venv/bin/python bench/desk.py [--seconds 10]
+With --database URL (an expendable PostgreSQL database: it is emptied) all of it on PostgreSQL.
+
+Run: .venv/bin/python bench/desk.py [--seconds 10] [--database URL]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import shutil
@@ -26,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.booking import CLIENTS, Client, Gunicorn, demo_in, load, pct  # noqa: E402
+from bench.booking import CLIENTS, Client, Gunicorn, demo_in, empty, load, pct  # noqa: E402
 
 TODAY_MIX = (("booked", 80), ("checked_in", 30), ("accepted", 10), ("in_progress", 10),
              ("completed", 55), ("forwarded", 5), ("returned", 5), ("no_show", 5))
@@ -124,12 +127,17 @@ def timed(client: Client, path: str, headers=None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="load time for each page")
+    parser.add_argument("--database", help="PostgreSQL URL (emptied) instead of SQLite")
     args = parser.parse_args()
+    if args.database:
+        empty(args.database)
+        os.environ["DATABASE_URL"] = args.database  # the migration, the build and gunicorn
     data_dir = Path(tempfile.mkdtemp(prefix="tongban-desk-"))
     try:
         build(data_dir)
         app = ("portal:create_app({'RATELIMIT_ENABLED': False, 'SESSION_COOKIE_SECURE': False, "
-               f"'PORTAL_DATA_DIR': {str(data_dir)!r}}})")
+               f"'PORTAL_DATA_DIR': {str(data_dir)!r}" +
+               (f", 'DATABASE_URL': {args.database!r}" if args.database else "") + "})")
         server = Gunicorn(app, 5111, data_dir)
         polled = {"HX-Request": "true", "HX-Trigger": "queue"}
         try:

@@ -43,6 +43,9 @@ def published(editor_user, **overrides) -> Notice:
     notice = workflow.save(None, editor_user, **{**VALUES, **overrides})
     workflow.submit(notice, editor_user)
     workflow.publish(notice, editor_user)
+    # Apply the queued index change, as the request that published it would have: else a
+    # later search finds no index, starts a rebuild thread, and its writes race the test's.
+    drain()
     return notice
 
 
