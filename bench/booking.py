@@ -73,7 +73,7 @@ def build(data_dir: Path, database_url: str | None = None) -> dict:
     from portal.booking.catalogue import load_catalogue
     from portal.booking.models import Booking, OpenBookingCount, ServiceItem, SlotUsage
     from portal.refs import ALPHABET as REF_ALPHABET
-    from portal.booking.slots import slot_times
+    from portal.booking.slots import BOOKING_HORIZON_DAYS, slot_times
     from portal.extensions import db
     from portal.places.hours import periods_on
     from portal.places.models import OpeningPeriod, Station, Town, Village
@@ -135,7 +135,7 @@ def build(data_dir: Path, database_url: str | None = None) -> dict:
         past = counter
         free = []  # slots with one web place left, for the confirm load
         opened = 0
-        for n in range(1, 15):
+        for n in range(1, BOOKING_HORIZON_DAYS):  # today + 13 is the last bookable day
             day = today + timedelta(days=n)
             for s in stations:
                 for starts, ends in slot_times(periods_on(s, day), 30):

@@ -44,7 +44,7 @@ def build(data_dir: Path) -> None:
     from portal import create_app
     from portal.accounts.models import User
     from portal.booking.models import Booking, ServiceItem
-    from portal.booking.service import new_ref
+    from portal.refs import new_code as new_ref
     from portal.booking.slots import slot_times
     from portal.extensions import db
     from portal.places.hours import periods_on
