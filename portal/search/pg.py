@@ -245,7 +245,6 @@ class _Words:
 
     def _read(self, session, since) -> None:
         source = "SELECT {col} FROM search_documents"
-        params = {}
         if since is not None:
             source += " WHERE indexed_at > '" + since.isoformat(sep=" ") + "'"
         for word, ndoc in session.execute(text("SELECT word, ndoc FROM ts_stat(:s)"),

@@ -135,16 +135,13 @@ def _mark_pending(session) -> None:
 def _write_documents(session) -> None:
     """PostgreSQL backend: the changed objects' documents, in the transaction changing them.
     Objects added but not flushed yet are flushed first: the flush is what names them."""
-    if not session.info.get("search_keys"):
-        if not (session.new or session.dirty or session.deleted) or not has_app_context() \
-                or backend() != "postgres":
-            return
-        session.flush()
-        if not session.info.get("search_keys"):
-            return
+    if not session.info.get("search_keys") and (
+            not (session.new or session.dirty or session.deleted) or not has_app_context()
+            or backend() != "postgres"):
+        return
     session.flush()
-    keys = session.info.pop("search_keys", set())
-    _write_keys(keys, session)
+    if keys := session.info.pop("search_keys", set()):
+        _write_keys(keys, session)
 
 
 @event.listens_for(Session, "after_rollback")
