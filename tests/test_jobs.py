@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from portal import jobs
 from portal.booking.models import ServiceItem
 from portal.booking import service
+from portal.database import write_transaction
 from portal.deliveries import Delivery
 from portal.extensions import db
 from portal.jobs import JOBS, JobRun
@@ -146,10 +147,14 @@ def test_the_worker_sends_a_bookings_sms_within_seconds_and_stops_on_ctrl_c(tmp_
         with app.app_context():
             from portal.seed import seed_demo
             from portal.places.models import Town
-            seed_demo()
-            db.session.execute(db.delete(Delivery))
-            db.session.commit()
-            booking = _book(db.session.scalar(select(Town)), "13966662222")
+            # Writes as the web app's POSTs make them: the worker (another process) commits
+            # between our reads, so a deferred transaction's upgrade would fail (seen in CI).
+            with write_transaction():
+                seed_demo()
+                db.session.execute(db.delete(Delivery))
+                db.session.commit()
+                booking = _book(db.session.scalar(select(Town)), "13966662222")
+                db.session.commit()
             log = tmp_path / "messages.log"
             deadline = time.time() + 30
             while time.time() < deadline and booking.ref not in (
