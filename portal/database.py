@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import click
 from flask import g, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from portal.extensions import db
@@ -159,6 +159,29 @@ def read_transaction() -> Iterator[None]:
     finally:
         db.session.commit()
         _immediate.reset(token)
+
+
+def raw_read(sql: str) -> list[tuple]:
+    """Rows of one small read on a pooled DBAPI connection: no session and no transaction
+    to begin and end, for reads on every request (the health check, the page stamps).
+    Failures are SQLAlchemy's exceptions, as from a session (the error pages know them)."""
+    try:
+        connection = db.engine.raw_connection()
+    except db.engine.dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(sql, None, error, db.engine.dialect.loaded_dbapi.Error,
+                                      dialect=db.engine.dialect) from error
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql)
+            return cursor.fetchall()
+        except db.engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(sql, None, error, db.engine.dialect.loaded_dbapi.Error,
+                                          dialect=db.engine.dialect) from error
+        finally:
+            cursor.close()
+    finally:
+        connection.close()  # back to the pool, which rolls back whatever was begun
 
 
 def insert_ignore(model, **values) -> None:
