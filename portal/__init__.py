@@ -118,5 +118,7 @@ def register_static_files(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from portal import page_cache
     from portal.templating import register
     register(app)
+    page_cache.register(app)

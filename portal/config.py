@@ -51,6 +51,10 @@ class Defaults:
     LANGUAGES = {"zh": "简体中文", "en": "English"}
     # Said explicitly: Flask-Limiter keeps the last app's setting on its (shared) instance, so
     # an app made with limits off (a load test) would switch them off for the next one.
+    # Public pages kept per worker for visitors not signed in (portal/page_cache.py), up to
+    # this many bytes of pages per worker.
+    PAGE_CACHE = True
+    PAGE_CACHE_BYTES = 64 * 1024 * 1024
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True

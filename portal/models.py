@@ -20,3 +20,4 @@ from portal.volunteer.models import (  # noqa: F401
     Activity, Coordination, HourChange, HourRecord, ServiceOffer, ServiceOrder, SignUp, Step, Team,
     TeamMember, Volunteer, VolunteerStation, Wish,
 )
+from portal.page_cache import ContentStamp  # noqa: F401

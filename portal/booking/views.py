@@ -32,6 +32,7 @@ from portal.booking.forms import REASON_LABELS
 from portal.booking.models import (CHANNEL_LABELS, EVENT_LABELS, FEE_LABELS,
                                    HOME_VISIT_STATUS_LABELS, MATERIAL_FORM_LABELS, STATUS_LABELS)
 from portal.templating import label_filters
+from portal.page_cache import cached_page
 
 bp = Blueprint("booking", __name__)
 label_filters(bp, booking_status=STATUS_LABELS, visit_status=HOME_VISIT_STATUS_LABELS,
@@ -42,6 +43,7 @@ label_filters(bp, booking_status=STATUS_LABELS, visit_status=HOME_VISIT_STATUS_L
 # -- catalogue and guide ---------------------------------------------------------------------
 
 @bp.route("/services/")
+@cached_page("catalogue", clock=False)
 def catalogue():
     """The "47+N" list by category, filtered by name with `?q=`."""
     q = request.args.get("q", "").strip()[:50]
@@ -71,6 +73,7 @@ def _item(code: str) -> ServiceItem:
 
 
 @bp.route("/services/<code>")
+@cached_page("catalogue", "places")
 def guide(code: str):
     """The service guide (办事指南); printed, it is the one-time notice (一次性告知)."""
     return render("booking/guide.html", item=_item(code))

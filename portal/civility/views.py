@@ -27,6 +27,7 @@ from portal.web import form_status, render, user_key
 from portal.civility.models import (APPEAL_LABELS, EVENT_LABELS, KIND_LABELS,
                                     RECTIFICATION_LABELS, STATUS_LABELS as REPORT_STATUS)
 from portal.templating import label_filters
+from portal.page_cache import cached_page
 
 bp = Blueprint("civility", __name__)
 label_filters(bp, report_kind=KIND_LABELS, report_status=REPORT_STATUS,
@@ -36,6 +37,7 @@ label_filters(bp, report_kind=KIND_LABELS, report_status=REPORT_STATUS,
 # -- the public board ---------------------------------------------------------------------------
 
 @bp.route("/civility/")
+@cached_page("civility", "places")
 def board():
     """The latest issues, the red and black lists, and the counts that stay public."""
     now = utcnow()
@@ -50,6 +52,7 @@ def board():
 
 
 @bp.route("/civility/issues/<int:number>")
+@cached_page("civility", "places")
 def issue(number: int):
     """One weekly issue: its items still within their retention."""
     found = db.session.scalar(select(Issue).where(Issue.number == number)) or abort(404)

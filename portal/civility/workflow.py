@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -19,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, uploads
+from portal import audit, page_cache, uploads
 from portal.civility import photos as photo_files
 from portal.civility.models import (APPEAL_OUTCOMES, STATUS_LABELS, Appeal, Issue, Photo, Report,
                                     ReportCategory, ReportEvent)
@@ -265,20 +264,18 @@ def public_query(now: datetime | None = None):
     return select(Report).where(Report.status == "published", Report.expires_at > (now or utcnow()))
 
 
-COUNTS_SECONDS = 60
-
-
 def counts() -> dict[tuple[str, str], int]:
     """Published items by kind and category, all time (what stays public after retention).
-    Counted at most once a minute per worker: a scan of every report ever published."""
+    A scan of every report ever published, so counted once per worker for each stamp of the
+    civility rows (page_cache.stamp: it moves with every change to them)."""
     cache = current_app.extensions.setdefault("tongban.civility.counts", {})
-    if cache.get("at", -COUNTS_SECONDS) + COUNTS_SECONDS > time.monotonic():
+    stamp = page_cache.stamp("civility")  # read before the rows it stands for
+    if cache.get("stamp") == stamp:
         return cache["value"]
     rows = db.session.execute(select(Report.kind, ReportCategory.name, func.count())
                               .join(ReportCategory).where(Report.status == "published")
                               .group_by(Report.kind, ReportCategory.name))
-    cache["value"] = {(kind, name): n for kind, name, n in rows}
-    cache["at"] = time.monotonic()
+    cache.update(value={(kind, name): n for kind, name, n in rows}, stamp=stamp)
     return cache["value"]
 
 

@@ -8,6 +8,7 @@ from portal.accounts import sessions
 from portal.booking import access
 from portal.booking.forms import LookupForm
 from portal.booking import service as booking_service
+from portal.page_cache import cached_page
 from portal.extensions import limiter
 from portal.main import hub as hub_content
 from portal.web import (ELDER_COOKIE, KIOSK_COOKIE, LANG_COOKIE, cookies_secure, form_status,
@@ -17,6 +18,7 @@ bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 
 
 @bp.route("/")
+@cached_page("notices")
 def home():
     """Kiosk home: the big tiles and today's notices. Opening it marks this browser as a
     kiosk (idle reset, no remember-me)."""

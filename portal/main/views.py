@@ -12,6 +12,7 @@ from portal.extensions import db, limiter
 from portal.main import hub as hub_content
 from portal.notifications import messages_for
 from portal.web import ELDER_COOKIE, LANG_COOKIE, cookies_secure, is_kiosk, render, safe_next
+from portal.page_cache import cached_page
 
 bp = Blueprint("main", __name__)
 
@@ -19,6 +20,7 @@ YEAR = 365 * 24 * 3600
 
 
 @bp.route("/")
+@cached_page("notices")
 def hub():
     """Search box, the four sections and today's notices."""
     today, notices = hub_content.todays_notices()

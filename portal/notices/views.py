@@ -20,6 +20,7 @@ from portal import params
 from portal.params import page_number
 from portal.notices.models import STATUS_LABELS as NOTICE_STATUS, VALIDITY_LABELS
 from portal.templating import label_filters
+from portal.page_cache import cached_page
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 label_filters(bp, notice_status=NOTICE_STATUS, validity_label=VALIDITY_LABELS)
@@ -46,6 +47,7 @@ def filtered(form: FilterForm):
 
 
 @bp.route("/")
+@cached_page("notices")
 def index():
     """Published notices, pinned first and newest first, filterable and paginated."""
     form = FilterForm(request.args)
@@ -64,6 +66,7 @@ def _live_or_404(notice_id: int) -> Notice:
 
 
 @bp.route("/<int:notice_id>")
+@cached_page("notices")
 def show(notice_id: int):
     """One notice with its metadata, body and attachments."""
     notice = _live_or_404(notice_id)

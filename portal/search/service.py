@@ -54,6 +54,13 @@ def engine() -> Engine:
     return extensions["tongban.search"]
 
 
+def index_version() -> tuple | None:
+    """What the results depend on besides the database rows: the Whoosh index's files (a
+    change is committed to them after the rows', by whichever worker drains the queue). The
+    PostgreSQL backend's documents are rows, written with the change: nothing more."""
+    return engine().generation() if backend() == "whoosh" else None
+
+
 def synonym_groups() -> list[list[str]]:
     return [g.split() for g in db.session.scalars(select(SynonymGroup.terms))]
 

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from portal.extensions import db, limiter
 from portal.places.models import Town
-from portal.search import results as search_results
+from portal.page_cache import cached_page
+from portal.search import results as search_results, service
 from portal.search.documents import PROVIDERS
 from portal.web import render
 from portal.params import page_number
@@ -21,6 +22,7 @@ FILTERS = ("category", "agency", "year", "validity")
 
 @bp.route("/search")
 @limiter.limit("120 per minute")
+@cached_page("notices", "catalogue", "volunteer", "places", extra=service.index_version)
 def index():
     """Ranked, highlighted results; filters apply to notices."""
     text = request.args.get("q", "")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
+from portal.page_cache import cached_page
 from portal.extensions import db, limiter
 from portal.places.models import Town
 from portal.timeutil import local_now, local_today
@@ -41,6 +42,7 @@ def upcoming(form: FilterForm, now: datetime):
 
 
 @bp.route("/")
+@cached_page("volunteer", "places", "people")
 def activities():
     """Upcoming activities with places left, filterable by team, station, date and skill."""
     form = FilterForm(request.args)
@@ -62,6 +64,7 @@ def _waiting_before(signup: SignUp) -> int:
 
 
 @bp.route("/activities/<int:activity_id>")
+@cached_page("volunteer", "places", "people")
 def activity(activity_id: int):
     """One activity: what, where, when, places left — and my place or waitlist position."""
     found = db.session.get(Activity, activity_id) or abort(404)

@@ -17,9 +17,11 @@ from portal.volunteer.models import (Team,
 from portal.volunteer.signups import VolunteerRefused
 from portal.web import attempted, form_status, render, user_key
 from portal.volunteer.views import active_stations, bp, checked, options, volunteer_or_register
+from portal.page_cache import cached_page
 
 
 @bp.route("/wishes/")
+@cached_page("volunteer", "places", "people")
 def wall():
     """Screened wishes waiting for someone, and those claimed (with who claimed them)."""
     shown = db.session.scalars(select(Wish).where(Wish.status.in_(("public", "claimed")))
