@@ -38,9 +38,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TOWNS, VILLAGES = 20, 18
-PAST_DAYS, PAST_PER_DAY = 250, 4
+PAST_DAYS, PAST_PER_DAY = 364, 4
 OPEN_BOOKINGS = 50_000
 CLIENTS = 16
+SINGLE_CONFIRMS = 200
+
+
+def smoke_sizes() -> None:
+    """A county of one town with two villages, a week of history, a few open bookings."""
+    global TOWNS, VILLAGES, PAST_DAYS, PAST_PER_DAY, OPEN_BOOKINGS, SINGLE_CONFIRMS
+    TOWNS, VILLAGES, PAST_DAYS, PAST_PER_DAY, OPEN_BOOKINGS, SINGLE_CONFIRMS = 1, 2, 7, 1, 50, 20
 HELLO = "from flask import Flask\napp = Flask(__name__)\n\n@app.route('/hello')\ndef hello():\n    return 'hello'\n"
 
 
@@ -96,7 +103,8 @@ def build(data_dir: Path, database_url: str | None = None) -> dict:
                         position=v + 1, latitude=30 + t + v / 100, longitude=120 + v / 100)
                 db.session.add(village)
         db.session.flush()
-        stations = db.session.query(Station).all()
+        # only the county's own (a demo town built first keeps its stations as they are)
+        stations = db.session.query(Station).join(Town).where(Town.code.like("town-%")).all()
         for s in stations:
             s.periods = [OpeningPeriod(weekday=d, opens=a, closes=b) for d in range(5)
                          for a, b in ((dtime(8, 30), dtime(12)), (dtime(14), dtime(17, 30)))]
@@ -119,7 +127,7 @@ def build(data_dir: Path, database_url: str | None = None) -> dict:
                 rows.clear()
 
         for s in stations:  # a year of past bookings
-            for back in range(1, 365):
+            for back in range(1, PAST_DAYS + 1):
                 day = today - timedelta(days=back)
                 slots = slot_times(periods_on(s, day), 30)
                 for starts, ends in rng.sample(slots, min(PAST_PER_DAY, len(slots))):
@@ -157,10 +165,11 @@ def build(data_dir: Path, database_url: str | None = None) -> dict:
             dict(phone=f"150{n:08d}", open_count=1) for n in range(1, opened + 1)])
         db.session.commit()
         code = db.session.get(ServiceItem, items[0]).code
+        station_ids = [s.id for s in stations]
     print(f"built in {time.perf_counter() - started:.0f} s: {len(stations)} stations, "
           f"{past:,} past bookings, {opened:,} open bookings")
     rng.shuffle(free)
-    return {"code": code, "free": free, "stations": [s for s in range(1, len(stations) + 1)]}
+    return {"code": code, "free": free, "stations": station_ids}
 
 
 class Gunicorn:
@@ -293,7 +302,12 @@ def main() -> None:
                              "speed drifts; the ratio of each pair is what counts)")
     parser.add_argument("--keep", help="build the county in this folder and keep it")
     parser.add_argument("--database", help="PostgreSQL URL (emptied) instead of SQLite")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny data and a second of load: the suite's check that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        smoke_sizes()
+        args.seconds, args.rounds = 1, 1
     data_dir = Path(args.keep or tempfile.mkdtemp(prefix="tongban-county-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -308,7 +322,8 @@ def main() -> None:
         hello = Gunicorn("hello:app", 5102, data_dir)
         try:
             client = Client(5101)
-            day_pages = [f"/services/{code}/book/{random.randrange(1, 381)}" for _ in range(200)]
+            day_pages = [f"/services/{code}/book/{random.choice(county['stations'])}"
+                         for _ in range(200)]
             single = []
             for path in day_pages:
                 start = time.perf_counter()
@@ -316,11 +331,11 @@ def main() -> None:
                 single.append((time.perf_counter() - start) * 1000)
                 assert status == 200, (path, status)
             confirms = []
-            for slot in free[:200]:
+            for slot in free[:SINGLE_CONFIRMS]:
                 status, ms = confirm_once(client, code, slot)
                 assert status == 302, status
                 confirms.append(ms)
-            del free[:200]
+            del free[:SINGLE_CONFIRMS]
             print("\none client (gunicorn, 2 workers)          median ms   p95 ms")
             print(f"availability page (14 days, one station)   {statistics.median(single):8.2f} {pct(single, .95):8.2f}")
             print(f"confirm step (POST)                         {statistics.median(confirms):8.2f} {pct(confirms, .95):8.2f}")

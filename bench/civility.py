@@ -25,8 +25,10 @@ from bench.booking import Gunicorn, demo_in, measure_pages  # noqa: E402
 PUBLISHED, ISSUES, PENDING, EXPIRED = 5_000, 100, 2_000, 5_000
 
 
-def build(data_dir: Path) -> int:
-    demo_in(data_dir)
+def build(data_dir: Path, seeded: bool = False) -> int:
+    """The items on top of the demo town (which `seeded` says is there already)."""
+    if not seeded:
+        demo_in(data_dir)
     from sqlalchemy import func, insert, select
 
     from portal import create_app
@@ -83,7 +85,12 @@ def build(data_dir: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny data and a second of load: the suite's check that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        global PUBLISHED, ISSUES, PENDING, EXPIRED
+        PUBLISHED, ISSUES, PENDING, EXPIRED, args.seconds = 20, 2, 5, 5, 0.5
     data_dir = Path(tempfile.mkdtemp(prefix="tongban-civility-"))
     try:
         latest, item = build(data_dir)

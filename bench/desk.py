@@ -128,7 +128,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="load time for each page")
     parser.add_argument("--database", help="PostgreSQL URL (emptied) instead of SQLite")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny data and a second of load: the suite's check that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        global HISTORY_PER_DAY
+        HISTORY_PER_DAY, args.seconds = 4, 0.5
     if args.database:
         empty(args.database)
         os.environ["DATABASE_URL"] = args.database  # the migration, the build and gunicorn

@@ -132,7 +132,13 @@ def main() -> None:
     parser.add_argument("--keep", help="build the county in this folder and keep it")
     parser.add_argument("--fresh-database", help="with DATABASE_URL on PostgreSQL: an empty "
                         "database to restore into (the county is built in DATABASE_URL)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny data and a second of load: the suite's check that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        import booking
+        booking.smoke_sizes()
+        args.messages = 40
     if os.environ.get("DATABASE_URL", "").startswith("postgres") and not args.fresh_database:
         parser.error("on PostgreSQL, give --fresh-database (an empty database to restore into)")
     work = Path(tempfile.mkdtemp(prefix="tongban-ops-"))

@@ -23,7 +23,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -166,13 +165,20 @@ def measure(port: int, hello_port: int, pages: dict[str, str], cookie: str, seco
     return rows
 
 
-def county(data_dir: Path) -> None:
-    """The county-scale data on top of the demo town (the other benches' builders)."""
+def county(data_dir: Path, smoke: bool = False) -> None:
+    """The county-scale data on top of the demo town, by the other benches' builders: 20
+    towns x 19 stations with a year of bookings (bench/booking.py), 20,000 notices
+    (bench/search.py), 5,000 public reports (bench/civility.py), 10,000 activities
+    (bench/volunteer.py). With `smoke`, each at its smoke size."""
     from bench import booking, civility, search, volunteer
-    booking.fill(data_dir)
-    search.fill(data_dir, 20_000)
-    civility.fill(data_dir)
-    volunteer.fill(data_dir)
+    if smoke:
+        booking.smoke_sizes()
+        civility.PUBLISHED, civility.ISSUES, civility.PENDING, civility.EXPIRED = 20, 2, 5, 5
+        volunteer.ACTIVITIES, volunteer.VOLUNTEERS = 40, 20
+    booking.build(data_dir)
+    search.build(data_dir, 100 if smoke else 20_000)
+    civility.build(data_dir, seeded=True)
+    volunteer.build(data_dir, seeded=True)
 
 
 def main() -> None:
@@ -194,7 +200,7 @@ def main() -> None:
         if not reuse:
             demo_in(data_dir)
             if args.county:
-                county(data_dir)
+                county(data_dir, smoke=args.smoke)
         pages = public_pages(data_dir)
         if args.only:
             pages = {k: v for k, v in pages.items() if any(o in k or o in v for o in args.only)}

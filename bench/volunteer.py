@@ -37,8 +37,10 @@ def _id_card(n: int) -> str:
     return first17 + id_card_check_char(first17)
 
 
-def build(data_dir: Path) -> dict:
-    demo_in(data_dir)
+def build(data_dir: Path, seeded: bool = False) -> dict:
+    """The activities on top of the demo town (which `seeded` says is there already)."""
+    if not seeded:
+        demo_in(data_dir)
     from sqlalchemy import bindparam, func, insert, select, update
 
     from portal import create_app
@@ -70,8 +72,10 @@ def build(data_dir: Path) -> dict:
                 # a fifth are small and fill up, with people waiting
                 capacity=rng.randint(2, 4) if n % 5 == 0 else rng.randint(8, 30),
                 taken=0, waiting=0, status="open", cancel_reason="", created_at=now))
+        before = db.session.scalar(select(func.max(Activity.id))) or 0  # the demo's stay as they are
         db.session.execute(insert(Activity), activities)
-        activity_ids = db.session.scalars(select(Activity.id).order_by(Activity.id)).all()
+        activity_ids = db.session.scalars(select(Activity.id).where(Activity.id > before)
+                                          .order_by(Activity.id)).all()
         capacity = dict(db.session.execute(select(Activity.id, Activity.capacity)).all())
         password = db.session.scalar(select(User.password_hash).limit(1))
         db.session.execute(insert(User), [
@@ -82,7 +86,7 @@ def build(data_dir: Path) -> dict:
             dict(user_id=u, real_name=f"志愿者{u}", id_card=_id_card(u), gender="male",
                  skills="digital", availability="weekend", note="", star_level=0,
                  registered_at=now) for u in users])
-        volunteers = db.session.scalars(select(Volunteer.id)).all()
+        volunteers = db.session.scalars(select(Volunteer.id).where(Volunteer.user_id.in_(users))).all()
         taken = dict.fromkeys(activity_ids, 0)
         waiting = dict.fromkeys(activity_ids, 0)
         rows = []
@@ -115,7 +119,12 @@ def build(data_dir: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny data and a second of load: the suite's check that it runs")
     args = parser.parse_args()
+    if args.smoke:
+        global ACTIVITIES, VOLUNTEERS
+        ACTIVITIES, VOLUNTEERS, args.seconds = 40, 20, 0.5
     data_dir = Path(tempfile.mkdtemp(prefix="tongban-volunteer-"))
     try:
         pages = build(data_dir)
