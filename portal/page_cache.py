@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.database import raw_read
 from portal.extensions import db
+from portal.templating import staff_links
 from portal.timeutil import utcnow
 from portal.web import elder_mode, is_kiosk
 
@@ -106,17 +107,19 @@ def pages() -> _Pages:
     return current_app.extensions["tongban.pages"]
 
 
-def cached_page(*areas: str, clock: bool = True, extra=None):
+def cached_page(*areas: str, clock: bool = True, extra=None, signed_in: bool = False):
     """Keep this public view's page per worker (see the module docstring). `areas`: every
     area whose rows the page shows; `clock=False` only for a page the time cannot change;
-    `extra`: a function giving what else the page depends on (the search index's version)."""
+    `extra`: a function giving what else the page depends on (the search index's version);
+    `signed_in=True`: the page shows nothing of the person (its view and template never look
+    at current_user), so signed-in people share it too, per layout variant (staff links)."""
     unknown = set(areas) - set(AREAS.values())
     assert not unknown, f"unknown areas {unknown}"
 
     def decorate(view):
         @wraps(view)
         def cached(*args, **kwargs):
-            key = _key(areas, clock, extra)
+            key = _key(areas, clock, extra, signed_in)
             if key is None:
                 return view(*args, **kwargs)
             entry = pages().get(key)
@@ -130,15 +133,18 @@ def cached_page(*areas: str, clock: bool = True, extra=None):
     return decorate
 
 
-def _key(areas, clock, extra):
+def _key(areas, clock, extra, shared_signed_in):
     """This request's key, or None when its page must not be shared."""
     if request.method not in ("GET", "HEAD") or request.headers.get("HX-Request") \
-            or current_user.is_authenticated or "_flashes" in session \
-            or current_app.config.get("PAGE_CACHE") is False:
+            or "_flashes" in session or current_app.config.get("PAGE_CACHE") is False:
+        return None
+    person = current_user.is_authenticated
+    if person and not shared_signed_in:
         return None
     stamps = _stamps()
     return (request.endpoint, request.full_path, str(get_locale() or "zh"), elder_mode(),
-            is_kiosk(), tuple(stamps.get(a, 0) for a in areas),
+            is_kiosk(), person, staff_links(current_user.roles) if person else (),
+            tuple(stamps.get(a, 0) for a in areas),
             utcnow().replace(second=0, microsecond=0) if clock else None,
             extra() if extra else None)
 

@@ -91,11 +91,31 @@ def test_a_new_visitor_gets_the_kept_page_with_a_token_of_their_own(app, town, c
     assert "<h1>Policy notices</h1>" in english.get_data(as_text=True)  # a variant of its own
 
 
-def test_signed_in_people_htmx_and_flash_messages_pass_by(app, town, client):
-    app.test_client().get("/volunteer/")
+def test_personal_pages_htmx_and_flash_messages_pass_by(app, town, client):
+    shown = int(re.search(r"/volunteer/activities/(\d+)",
+                          app.test_client().get("/volunteer/").get_data(as_text=True)).group(1))
+    activity = f"/volunteer/activities/{shown}"
+    app.test_client().get(activity), app.test_client().get(activity)
     resident = sign_in(app, "13911190001", name="张居民")
-    seen = resident.get("/volunteer/")
-    assert "X-Page-Cache" not in seen.headers and "张居民" not in str(page_cache.pages()._lru)
+    # a page that shows the person (the activity: "you have signed up") is never shared…
+    assert "X-Page-Cache" not in resident.get(activity).headers
+    assert "X-Page-Cache" not in resident.get(activity).headers
+    # …one that does not is, per layout: signed in, with a logout of this session's own
+    resident.get("/volunteer/")
+    shared = resident.get("/volunteer/")
+    html = shared.get_data(as_text=True)
+    assert shared.headers["X-Page-Cache"] == "hit" and 'action="/logout"' in html
+    anonymous = app.test_client().get("/volunteer/").get_data(as_text=True)
+    assert 'action="/logout"' not in anonymous
+    with resident.client.session_transaction() as session:
+        token = session["csrf_token"]
+    from flask_wtf.csrf import validate_csrf
+    mark = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    with app.test_request_context():
+        from flask import session as request_session
+        request_session["csrf_token"] = token
+        validate_csrf(mark)  # the kept page carries this person's own token
+    assert "张居民" not in str(page_cache.pages()._lru)
     assert "X-Page-Cache" not in client.get("/volunteer/", headers={"HX-Request": "true"}).headers
     with client.session_transaction() as session:
         session["_flashes"] = [("success", "已保存")]

@@ -43,7 +43,7 @@ label_filters(bp, booking_status=STATUS_LABELS, visit_status=HOME_VISIT_STATUS_L
 # -- catalogue and guide ---------------------------------------------------------------------
 
 @bp.route("/services/")
-@cached_page("catalogue", clock=False)
+@cached_page("catalogue", clock=False, signed_in=True)
 def catalogue():
     """The "47+N" list by category, filtered by name with `?q=`."""
     q = request.args.get("q", "").strip()[:50]
@@ -73,7 +73,7 @@ def _item(code: str) -> ServiceItem:
 
 
 @bp.route("/services/<code>")
-@cached_page("catalogue", "places")
+@cached_page("catalogue", "places", signed_in=True)
 def guide(code: str):
     """The service guide (办事指南); printed, it is the one-time notice (一次性告知)."""
     return render("booking/guide.html", item=_item(code))

@@ -37,7 +37,7 @@ label_filters(bp, report_kind=KIND_LABELS, report_status=REPORT_STATUS,
 # -- the public board ---------------------------------------------------------------------------
 
 @bp.route("/civility/")
-@cached_page("civility", "places")
+@cached_page("civility", "places", signed_in=True)
 def board():
     """The latest issues, the red and black lists, and the counts that stay public."""
     now = utcnow()
@@ -52,7 +52,7 @@ def board():
 
 
 @bp.route("/civility/issues/<int:number>")
-@cached_page("civility", "places")
+@cached_page("civility", "places", signed_in=True)
 def issue(number: int):
     """One weekly issue: its items still within their retention."""
     found = db.session.scalar(select(Issue).where(Issue.number == number)) or abort(404)

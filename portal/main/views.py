@@ -20,7 +20,7 @@ YEAR = 365 * 24 * 3600
 
 
 @bp.route("/")
-@cached_page("notices")
+@cached_page("notices", signed_in=True)
 def hub():
     """Search box, the four sections and today's notices."""
     today, notices = hub_content.todays_notices()

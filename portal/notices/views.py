@@ -47,7 +47,7 @@ def filtered(form: FilterForm):
 
 
 @bp.route("/")
-@cached_page("notices")
+@cached_page("notices", signed_in=True)
 def index():
     """Published notices, pinned first and newest first, filterable and paginated."""
     form = FilterForm(request.args)
@@ -66,7 +66,7 @@ def _live_or_404(notice_id: int) -> Notice:
 
 
 @bp.route("/<int:notice_id>")
-@cached_page("notices")
+@cached_page("notices", signed_in=True)
 def show(notice_id: int):
     """One notice with its metadata, body and attachments."""
     notice = _live_or_404(notice_id)

@@ -22,7 +22,8 @@ FILTERS = ("category", "agency", "year", "validity")
 
 @bp.route("/search")
 @limiter.limit("120 per minute")
-@cached_page("notices", "catalogue", "volunteer", "places", extra=service.index_version)
+@cached_page("notices", "catalogue", "volunteer", "places", extra=service.index_version,
+             signed_in=True)
 def index():
     """Ranked, highlighted results; filters apply to notices."""
     text = request.args.get("q", "")

@@ -42,7 +42,7 @@ def upcoming(form: FilterForm, now: datetime):
 
 
 @bp.route("/")
-@cached_page("volunteer", "places", "people")
+@cached_page("volunteer", "places", "people", signed_in=True)
 def activities():
     """Upcoming activities with places left, filterable by team, station, date and skill."""
     form = FilterForm(request.args)

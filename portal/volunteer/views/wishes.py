@@ -21,7 +21,7 @@ from portal.page_cache import cached_page
 
 
 @bp.route("/wishes/")
-@cached_page("volunteer", "places", "people")
+@cached_page("volunteer", "places", "people", signed_in=True)
 def wall():
     """Screened wishes waiting for someone, and those claimed (with who claimed them)."""
     shown = db.session.scalars(select(Wish).where(Wish.status.in_(("public", "claimed")))
