@@ -196,7 +196,7 @@ def test_a_change_shows_on_every_worker_process_at_once(app, town, tmp_path, dat
 
 def test_a_search_finds_a_new_notice_once_the_index_has_it(app, town, monkeypatch):
     """Whoosh: the rows change first, the index after (whoever drains the queue). A search
-    between the two must not be kept past the index's change."""
+    between the two must not be kept past the index's change. (PostgreSQL: no between.)"""
     from portal.search import drain, service
     editor = sign_in(app, "13911190006", "editor", name="刘编辑")
     service.reindex()  # the index exists (a first search would start building it)
@@ -212,6 +212,9 @@ def test_a_search_finds_a_new_notice_once_the_index_has_it(app, town, monkeypatc
     workflow.submit(notice, editor.user)
     workflow.publish(notice, editor.user)
     db.session.commit()
+    if service.backend() == "postgres":  # the documents were written with the rows
+        assert "关于开展防汛演练的通知" in titles()
+        return
     with monkeypatch.context() as patched:  # a search between the commit and the index
         patched.setattr(service, "drain", lambda *args, **kwargs: 0)
         assert "关于开展防汛演练的通知" not in titles()
