@@ -28,6 +28,7 @@ from functools import wraps
 
 from cachetools import LRUCache
 from flask import current_app, g, has_request_context, make_response, request, session
+from flask.globals import request_ctx
 from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import BigInteger, String, event, inspect
@@ -172,7 +173,8 @@ def _stamps() -> dict[str, int]:
 
 def _keep(key, response) -> None:
     if response.status_code != 200 or response.direct_passthrough or response.is_streamed \
-            or "Set-Cookie" in response.headers or "_flashes" in session:
+            or "Set-Cookie" in response.headers or "_flashes" in session \
+            or request_ctx.flashes:  # flashed and shown by this very request
         return
     body = response.get_data()
     token = g.get("csrf_token")

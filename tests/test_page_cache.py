@@ -124,6 +124,20 @@ def test_personal_pages_htmx_and_flash_messages_pass_by(app, town, client):
     assert "已保存" not in app.test_client().get("/volunteer/").get_data(as_text=True)
 
 
+def test_a_page_that_flashes_while_it_renders_is_not_kept(app, town, monkeypatch):
+    from flask import flash
+    from portal.notices import views
+    real = views.filtered
+
+    def flashing(form):
+        flash("只给这一位看的提示", "success")
+        return real(form)
+    monkeypatch.setattr(views, "filtered", flashing)
+    assert "只给这一位看的提示" in app.test_client().get("/notices/").get_data(as_text=True)
+    monkeypatch.setattr(views, "filtered", real)
+    assert "只给这一位看的提示" not in app.test_client().get("/notices/").get_data(as_text=True)
+
+
 def test_each_kind_of_staff_change_shows_on_the_next_request(app, town):
     visitor = app.test_client
     editor = sign_in(app, "13911190002", "editor", name="刘编辑")
