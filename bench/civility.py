@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import booking  # noqa: E402
 from bench.booking import Gunicorn, demo_in, measure_pages  # noqa: E402
 
 PUBLISHED, ISSUES, PENDING, EXPIRED = 5_000, 100, 2_000, 5_000
@@ -91,6 +92,7 @@ def main() -> None:
     if args.smoke:
         global PUBLISHED, ISSUES, PENDING, EXPIRED
         PUBLISHED, ISSUES, PENDING, EXPIRED, args.seconds = 20, 2, 5, 5, 0.5
+        booking.TIMED = 20
     data_dir = Path(tempfile.mkdtemp(prefix="tongban-civility-"))
     try:
         latest, item = build(data_dir)

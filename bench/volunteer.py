@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import booking  # noqa: E402
 from bench.booking import Gunicorn, demo_in, measure_pages  # noqa: E402
 
 ACTIVITIES, VOLUNTEERS, PER_VOLUNTEER = 10_000, 5_000, 10
@@ -125,6 +126,7 @@ def main() -> None:
     if args.smoke:
         global ACTIVITIES, VOLUNTEERS
         ACTIVITIES, VOLUNTEERS, args.seconds = 40, 20, 0.5
+        booking.TIMED = 20
     data_dir = Path(tempfile.mkdtemp(prefix="tongban-volunteer-"))
     try:
         pages = build(data_dir)
