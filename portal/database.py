@@ -31,6 +31,9 @@ import click
 from flask import g, has_request_context, request
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Boolean
 
 from portal.extensions import db
 
@@ -192,3 +195,23 @@ def insert_ignore(model, **values) -> None:
     else:
         from sqlalchemy.dialects.sqlite import insert
     db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+class likely(FunctionElement):
+    """A condition true for most rows (a live notice's "its time has come"): SQLite's planner
+    is told so and walks the index of the ORDER BY instead of sorting every row the range
+    index finds (at 20,000 notices: 0.1 ms instead of 30 ms for the newest four). Other
+    databases get the plain condition (PostgreSQL's statistics know it)."""
+    type = Boolean()
+    name = "likely"
+    inherit_cache = True
+
+
+@compiles(likely)
+def _likely(element, compiler, **kw):
+    return "(%s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(likely, "sqlite")
+def _likely_sqlite(element, compiler, **kw):
+    return "likely(%s)" % compiler.process(element.clauses, **kw)

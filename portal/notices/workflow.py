@@ -15,6 +15,7 @@ from sqlalchemy import distinct, func, select
 from wtforms.fields.choices import SelectChoice
 
 from portal import audit
+from portal.database import likely
 from portal.extensions import db
 from portal.notices.models import STATUS_LABELS, Notice, NoticeRevision
 from portal.notices.render import normal_doc_number
@@ -109,7 +110,7 @@ def pin(notice: Notice, actor, pinned: bool) -> None:
 def live_query(now: datetime | None = None):
     """Notices anyone may see: published, and their time has come."""
     return select(Notice).where(Notice.status == "published",
-                                Notice.publish_at <= (now or utcnow()))
+                                likely(Notice.publish_at <= (now or utcnow())))
 
 
 def category_text(category: str | None) -> str:
