@@ -168,23 +168,20 @@ def raw_read(sql: str) -> list[tuple]:
     """Rows of one small read on a pooled DBAPI connection: no session and no transaction
     to begin and end, for reads on every request (the health check, the page stamps).
     Failures are SQLAlchemy's exceptions, as from a session (the error pages know them)."""
+    dbapi_error = db.engine.dialect.loaded_dbapi.Error
     try:
         connection = db.engine.raw_connection()
-    except db.engine.dialect.loaded_dbapi.Error as error:
-        raise exc.DBAPIError.instance(sql, None, error, db.engine.dialect.loaded_dbapi.Error,
-                                      dialect=db.engine.dialect) from error
-    try:
-        cursor = connection.cursor()
         try:
+            cursor = connection.cursor()
             cursor.execute(sql)
-            return cursor.fetchall()
-        except db.engine.dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(sql, None, error, db.engine.dialect.loaded_dbapi.Error,
-                                          dialect=db.engine.dialect) from error
-        finally:
+            rows = cursor.fetchall()
             cursor.close()
-    finally:
-        connection.close()  # back to the pool, which rolls back whatever was begun
+            return rows
+        finally:
+            connection.close()  # back to the pool, which rolls back whatever was begun
+    except dbapi_error as error:
+        raise exc.DBAPIError.instance(sql, None, error, dbapi_error,
+                                      dialect=db.engine.dialect) from error
 
 
 def insert_ignore(model, **values) -> None:

@@ -42,7 +42,6 @@ from portal.templating import staff_links
 from portal.timeutil import utcnow
 from portal.web import elder_mode, is_kiosk
 
-MAX_BYTES = 64 * 1024 * 1024  # per worker; least recently used pages go first
 _CSRF = b"page-cache:csrf-token"
 
 # Which area each table's rows belong to; None: no public page shows them (or they change on
@@ -86,7 +85,7 @@ class ContentStamp(db.Model):
 class _Pages:
     """The pages one worker keeps (threads share it)."""
 
-    def __init__(self, max_bytes: int = MAX_BYTES):
+    def __init__(self, max_bytes: int):  # least recently used pages go first
         self._lru = LRUCache(maxsize=max_bytes, getsizeof=lambda entry: len(entry[1]) + 500)
         self._lock = threading.Lock()
 
@@ -98,10 +97,6 @@ class _Pages:
         with self._lock:
             if len(entry[1]) + 500 <= self._lru.maxsize:
                 self._lru[key] = entry
-
-    def clear(self) -> None:
-        with self._lock:
-            self._lru.clear()
 
 
 def pages() -> _Pages:
@@ -129,7 +124,6 @@ def cached_page(*areas: str, clock: bool = True, extra=None, signed_in: bool = F
             response = make_response(view(*args, **kwargs))
             _keep(key, response)
             return response
-        cached.tb_cached_areas = areas
         return cached
     return decorate
 
@@ -258,4 +252,4 @@ def _forget(session, transaction) -> None:
 
 def register(app) -> None:
     """Each app its own pages (tests run many apps, on many databases, in one process)."""
-    app.extensions["tongban.pages"] = _Pages(app.config.get("PAGE_CACHE_BYTES", MAX_BYTES))
+    app.extensions["tongban.pages"] = _Pages(app.config["PAGE_CACHE_BYTES"])
