@@ -17,6 +17,7 @@ bookings_cli = AppGroup("bookings", help="Booking jobs.")
 search_cli = AppGroup("search", help="The search index.")
 notices_cli = AppGroup("notices", help="Policy notices.")
 civility_cli = AppGroup("civility", help="Civility board jobs.")
+dashboard_cli = AppGroup("dashboard", help="The public dashboard's figures.")
 jobs_cli = AppGroup("jobs", help="The worker that sends messages and runs the periodic tasks.")
 
 
@@ -179,6 +180,27 @@ def civility_purge():
     click.echo(f"purged the photos of {purge()} reports")
 
 
+@dashboard_cli.command("rollup")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Sum every day from this one to yesterday (default: the worker's recent days; "
+                   "--all: the whole history).")
+@click.option("--all", "whole", is_flag=True, help="Every day that has bookings.")
+def dashboard_rollup(since, whole):
+    """Sum bookings, ratings and follow-ups per station and day for the dashboard."""
+    from datetime import timedelta
+
+    from portal.dashboard import rollup
+    from portal.timeutil import local_today
+    today = local_today()
+    if whole:
+        written = rollup.everything(today)
+    elif since:
+        written = rollup.rollup(since.date(), today - timedelta(days=1), today)
+    else:
+        written = rollup.nightly(today)
+    click.echo(f"summed {written} station-days, through {rollup.summed_through()}")
+
+
 @seed_cli.command("demo")
 def seed_demo_command():
     """Load the demo town, stations and accounts (safe to run again)."""
@@ -279,5 +301,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(notices_cli)
     app.cli.add_command(civility_cli)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(dashboard_cli)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

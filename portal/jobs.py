@@ -116,6 +116,11 @@ def _overdue(now: datetime) -> str:
     return f"{tell_overdue(to_local(now).date())} follow-ups newly overdue, stations told"
 
 
+def _dashboard(now: datetime) -> str:
+    from portal.dashboard import rollup
+    return f"summed {rollup.nightly(to_local(now).date())} station-days for the dashboard"
+
+
 def _backup(now: datetime) -> str:
     from portal import backup
     made = backup.daily()
@@ -137,6 +142,7 @@ JOBS = {job.name: job for job in (
     Job("activity_reminders", _l("志愿活动前一天提醒"), _activity_reminders, at=time(18, 5)),
     Job("overdue", _l("差评整改逾期提醒"), _overdue, at=time(8, 30)),
     Job("purge", _l("清除到期照片"), _purge, at=time(3, 0)),
+    Job("dashboard", _l("汇总公开数据"), _dashboard, at=time(1, 0)),
     Job("backup", _l("每日备份"), _backup, at=time(2, 0)),
     Job("prune", _l("清理运行记录"), _prune, at=time(4, 0)),
 )}

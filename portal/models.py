@@ -21,3 +21,4 @@ from portal.volunteer.models import (  # noqa: F401
     TeamMember, Volunteer, VolunteerStation, Wish,
 )
 from portal.page_cache import ContentStamp  # noqa: F401
+from portal.dashboard.models import StationDay  # noqa: F401

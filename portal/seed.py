@@ -54,6 +54,8 @@ ACCOUNTS = (
 
 def seed_demo() -> str:
     from portal import search
+    from portal.dashboard import rollup
+    from portal.timeutil import local_today
     from portal.booking.catalogue import load_catalogue
     from portal.booking.demo import seed_bookings
     from portal.civility.demo import seed_civility
@@ -75,6 +77,7 @@ def seed_demo() -> str:
     reports = seed_civility(db.session.scalar(select(User).where(User.phone == "13800000002")))
     activities = seed_volunteer(town)
     search.drain()  # the activities, searchable at once
+    rollup.everything(local_today())  # the dashboard's sums of the demo's past
     return f"town {town.name}, {len(town.villages)} villages, {len(town.stations)} stations, " \
            f"{len(ACCOUNTS)} accounts, {items} catalogue items, {bookings} demo bookings, " \
            f"{notices} demo notices, {reports} civility reports, {activities} volunteer activities"

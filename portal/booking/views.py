@@ -43,7 +43,7 @@ label_filters(bp, booking_status=STATUS_LABELS, visit_status=HOME_VISIT_STATUS_L
 # -- catalogue and guide ---------------------------------------------------------------------
 
 @bp.route("/services/")
-@cached_page("catalogue", clock=False, signed_in=True)
+@cached_page("catalogue", "places", clock=False, signed_in=True)
 def catalogue():
     """The "47+N" list by category, filtered by name with `?q=`."""
     q = request.args.get("q", "").strip()[:50]
@@ -54,7 +54,8 @@ def catalogue():
         if items:
             groups.append((category, items))
     return render("booking/catalogue.html", "booking/_catalogue_results.html",
-                  groups=groups, q=q, count=sum(len(items) for _, items in groups))
+                  groups=groups, q=q, count=sum(len(items) for _, items in groups),
+                  station=_picked_station())
 
 
 # Every step of the booking looks up the item and the station: statements built once per
@@ -76,7 +77,7 @@ def _item(code: str) -> ServiceItem:
 @cached_page("catalogue", "places", signed_in=True)
 def guide(code: str):
     """The service guide (办事指南); printed, it is the one-time notice (一次性告知)."""
-    return render("booking/guide.html", item=_item(code))
+    return render("booking/guide.html", item=_item(code), station=_picked_station())
 
 
 # -- the booking steps -----------------------------------------------------------------------
@@ -98,6 +99,14 @@ def _moving(item: ServiceItem) -> Booking | None:
 
 def _actor() -> int | None:
     return current_user.id if current_user.is_authenticated else None
+
+
+def _picked_station() -> Station | None:
+    """A station chosen before the item (`?station=ID`, from the dashboard's "right now"):
+    the catalogue and the guide then lead straight to its days. Anything else: none."""
+    station_id = arg_id("station")
+    station = db.session.scalar(_STATION_BY_ID, {"id": station_id}) if station_id else None
+    return station if station is not None and station.active else None
 
 
 def _station(station_id: int, moving: Booking | None) -> Station:

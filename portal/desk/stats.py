@@ -78,7 +78,8 @@ def _minutes(a: datetime, b: datetime) -> float:
     return max(0.0, (b - a).total_seconds() / 60)
 
 
-def _count(figures: Figures, b: Booking, level: int | None) -> None:
+def count(figures: Figures, b, level: int | None) -> None:
+    """Add booking `b` (a Booking or a row with its columns) and its rating level."""
     if b.status != "cancelled":
         figures.booked += 1
     if b.accepted_at is not None:
@@ -113,7 +114,7 @@ def figures(station_ids: list[int] | None, first: date, last: date) -> tuple[lis
         query = query.where(Booking.station_id.in_(station_ids))
     days: dict[date, Figures] = defaultdict(lambda: Figures(None))
     for booking, level in db.session.execute(query):
-        _count(days[booking.day], booking, level)
+        count(days[booking.day], booking, level)
     total = Figures(None)
     rows = []
     for day in sorted(days):

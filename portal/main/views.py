@@ -72,6 +72,20 @@ def privacy():
     return render("main/privacy.html")
 
 
+@bp.route("/accessibility")
+def accessibility():
+    """The accessibility statement: what works, what does not yet, how to get help."""
+    from portal.dashboard.figures import towns
+    return render("main/accessibility.html", towns=towns())
+
+
+@bp.route("/open-data")
+def open_data():
+    """The published tables: where they are, what their fields mean, their licence."""
+    from portal.dashboard.views import COLUMNS
+    return render("main/open_data.html", columns=COLUMNS)
+
+
 @bp.route("/healthz")
 @limiter.exempt
 def healthz():

@@ -1,0 +1,1 @@
+"""The public dashboard (`/dashboard/`): the portal's figures for anyone, from daily rollups."""

@@ -1,0 +1,286 @@
+"""The public dashboard: the rollup's sums, the small-count rule, periods, the stations right
+now, open data as CSV and JSON, the catalogue reached from a station, and the statement pages."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+from itertools import count
+
+import pytest
+from sqlalchemy import select
+
+from portal import refs
+from portal.booking.models import Booking, ServiceItem
+from portal.dashboard import figures, rollup
+from portal.dashboard.figures import FEW, period
+from portal.dashboard.models import StationDay
+from portal.desk import stats
+from portal.extensions import db
+from portal.places.models import Station
+from portal.ratings.models import FollowUp, Rating
+from portal.timeutil import local_today, to_utc
+from tests.conftest import parse
+
+_PHONES = count(13500000000)
+DAY = date(2026, 11, 10)  # a Tuesday; the tests' clock is at TUESDAY_MORNING (24 November)
+
+
+def _case(station, day, status="completed", *, wait=10, channel="walkin", level=None,
+          callback=None, rectify=None, due=(None, None)):
+    """A handled booking with its times, straight into the tables (as the desk leaves them)."""
+    item = db.session.scalar(select(ServiceItem).order_by(ServiceItem.id))
+    came = to_utc(datetime.combine(day, time(9, 0)))
+    accepted = came + timedelta(minutes=wait) if status != "no_show" else None
+    booking = Booking(ref=refs.new_code(), item=item, station=station, day=day,
+                      starts=time(9, 0), ends=time(9, 30), channel=channel, status=status,
+                      name="测试", phone=str(next(_PHONES)), created_at=came,
+                      checked_in_at=came if status != "no_show" else None, accepted_at=accepted,
+                      finished_at=accepted + timedelta(minutes=5) if accepted else None,
+                      forwarded_at=accepted + timedelta(minutes=5) if status == "forwarded" else None,
+                      returned_at=accepted + timedelta(minutes=5) if status == "returned" else None)
+    db.session.add(booking)
+    db.session.flush()
+    if level is not None:
+        rating = Rating(booking_id=booking.id, station_id=station.id, level=level, channel="kiosk")
+        db.session.add(rating)
+        if level <= 2:
+            db.session.flush()
+            db.session.add(FollowUp(rating_id=rating.id, station_id=station.id,
+                                    callback_due=due[0], rectify_due=due[1],
+                                    called_back_at=callback, rectified_at=rectify))
+    return booking
+
+
+@pytest.fixture
+def stations(clock, town):
+    return [s for s in town.stations if s.kind == "village"][2:5]  # none of the demo's history
+
+
+def test_the_rollup_sums_what_the_desk_figures_count(clock, app, town):
+    """The demo's history, summed per station and day, equals the desk's own figures."""
+    first = db.session.scalar(select(db.func.min(Booking.day)))
+    written = rollup.rollup(first, local_today() - timedelta(days=1), local_today())
+    assert written > 0
+    station = town.villages[0].station
+    rows, total = stats.figures([station.id], first, local_today() - timedelta(days=1))
+    summed = db.session.execute(select(*figures._SUMS).where(
+        StationDay.station_id == station.id)).one()
+    assert total.booked > 0 and summed.booked == total.booked
+    for name in ("accepted", "completed", "on_the_spot", "forwarded", "returned", "no_show"):
+        assert getattr(summed, name) == getattr(total, name), name
+    assert summed.waits == len(total.waits)
+    assert summed.wait_minutes == pytest.approx(sum(total.waits))
+    assert summed.l1 + summed.l2 + summed.l3 + summed.l4 + summed.l5 == len(total.levels)
+    assert sum(getattr(summed, b) for b in ("w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7",
+                                            "w8", "w9")) == summed.waits
+
+
+def test_summing_again_replaces_and_never_doubles(clock, app, town, stations):
+    for _ in range(6):
+        _case(stations[0], DAY)
+    db.session.commit()
+    rollup.rollup(DAY, DAY, local_today())
+    rollup.rollup(DAY, DAY, local_today())
+    row = db.session.get(StationDay, (stations[0].id, DAY))
+    assert row.booked == 6 and row.walk_ins == 6 and row.completed == 6
+
+
+def test_waits_land_in_their_buckets_and_the_90th_percentile_is_an_edge(clock, app, town, stations):
+    for wait in (0, 3, 5, 9, 12, 14, 19, 25, 44, 130):
+        _case(stations[0], DAY, wait=wait)
+    db.session.commit()
+    rollup.rollup(DAY, DAY, local_today())
+    row = db.session.get(StationDay, (stations[0].id, DAY))
+    assert [row.w0, row.w1, row.w2, row.w3, row.w4, row.w5, row.w9] == [2, 2, 2, 1, 1, 1, 1]
+    assert figures.wait_p90(row) == 45  # nine of ten waited under 45 minutes
+    _case(stations[0], DAY, wait=200)
+    _case(stations[0], DAY, wait=300)
+    db.session.commit()
+    rollup.rollup(DAY, DAY, local_today())
+    assert figures.wait_p90(db.session.get(StationDay, (stations[0].id, DAY))) == -120
+
+
+def test_a_figure_built_on_fewer_than_five_people_is_held_back(clock, app, town, stations):
+    """Three ratings at one station: 样本不足 in the page, null in the JSON and in the CSV
+    the words; five at another: the numbers."""
+    few, enough = stations[0], stations[1]
+    for level in (5, 4, 1):
+        _case(few, DAY, level=level, due=(DAY, DAY))
+    for level in (5, 5, 4, 3, 2):
+        _case(enough, DAY, level=level, due=(DAY + timedelta(days=1), DAY + timedelta(days=20)),
+              callback=to_utc(datetime.combine(DAY, time(15))))
+    db.session.commit()
+    rollup.rollup(DAY, DAY, local_today())
+    p = period("month", DAY, local_today())
+    _service, ratings, _t, _rt = figures.service([few, enough], p)
+    assert ratings[0].cells["ratings"] is FEW and ratings[0].cells["l1"] is FEW
+    assert ratings[0].cells["satisfied"] is FEW and ratings[0].cells["callback_late"] is FEW
+    assert ratings[1].cells["ratings"] == 5 and ratings[1].cells["satisfied"] == pytest.approx(0.8)
+    assert ratings[1].cells["callback_on_time"] == 1 and ratings[1].cells["rectify_late"] == 0
+    assert _service[0].cells["booked"] is FEW and _service[1].cells["booked"] == 5
+
+    client = app.test_client()
+    query = f"?period=month&date={DAY.isoformat()}&station={few.id}"
+    page = parse(client.get("/dashboard/" + query))
+    assert page.status == 200
+    assert "样本不足" in page.text("#table-ratings")
+    data = client.get(f"/dashboard/ratings.json?period=month&date={DAY.isoformat()}").get_json()
+    by_station = {row["station_id"]: row for row in data["rows"]}
+    assert by_station[few.id]["l5"] is None and by_station[few.id]["ratings"] is None
+    assert by_station[enough.id]["ratings"] == 5 and by_station[enough.id]["l2"] == 1
+    assert data["few_below"] == 5 and data["first"] == "2026-11-01" and data["last"] == "2026-11-23"
+    text = client.get(f"/dashboard/ratings.csv?period=month&date={DAY.isoformat()}").data
+    rows = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
+    line = next(r for r in rows if r[0] == few.name)
+    assert "样本不足" in line and str(5) in next(r for r in rows if r[0] == enough.name)
+
+
+def test_shares_over_nothing_are_a_dash_not_held_back(clock, app, town, stations):
+    p = period("week", DAY, local_today())
+    service, ratings, _t, _rt = figures.service([stations[2]], p)
+    assert service[0].cells["on_the_spot"] is None and service[0].cells["booked"] == 0
+    assert ratings[0].cells["l5"] == 0 and ratings[0].cells["satisfied"] is None
+
+
+@pytest.mark.parametrize("kind, day, first, last", [
+    ("week", date(2026, 11, 12), date(2026, 11, 9), date(2026, 11, 15)),
+    ("month", date(2026, 2, 10), date(2026, 2, 1), date(2026, 2, 28)),
+    ("quarter", date(2026, 8, 31), date(2026, 7, 1), date(2026, 9, 30)),
+    ("quarter", date(2025, 12, 31), date(2025, 10, 1), date(2025, 12, 31)),
+    ("year", date(2025, 6, 1), date(2025, 1, 1), date(2025, 12, 31)),
+    ("month", date(2026, 11, 30), date(2026, 11, 1), date(2026, 11, 23)),  # up to yesterday
+])
+def test_periods_are_calendar_units_up_to_yesterday(kind, day, first, last):
+    p = period(kind, day, date(2026, 11, 24))
+    assert (p.first, p.last) == (first, last)
+
+
+def test_without_a_day_the_page_opens_on_a_month_with_something_in_it():
+    assert figures.default_day(date(2026, 11, 24)) == date(2026, 11, 23)
+    assert figures.default_day(date(2026, 12, 2)) == date(2026, 11, 30)
+
+
+def test_follow_ups_on_time_late_and_still_running(clock, app, town, stations):
+    today = local_today()  # 24 November
+    on_time = to_utc(datetime.combine(DAY, time(16)))
+    late = to_utc(datetime.combine(DAY + timedelta(days=3), time(10)))
+    _case(stations[0], DAY, level=1, due=(DAY, DAY), callback=on_time, rectify=late)
+    _case(stations[0], DAY, level=2, due=(DAY, today), callback=None, rectify=None)
+    db.session.commit()
+    rollup.rollup(DAY, DAY, today)
+    row = db.session.get(StationDay, (stations[0].id, DAY))
+    assert (row.callback_on_time, row.callback_late) == (1, 1)
+    assert (row.rectify_on_time, row.rectify_late) == (0, 1)  # the other still has today
+
+
+def test_the_nightly_job_sums_recent_days_and_the_page_shows_them_at_once(clock, app, town, stations):
+    from portal import jobs
+    client = app.test_client()
+    query = f"?period=month&date={DAY.isoformat()}&station={stations[0].id}"
+    assert "样本不足" not in parse(client.get("/dashboard/" + query)).text("#table-service")
+    for _ in range(7):
+        _case(stations[0], DAY)
+    db.session.commit()
+    result = jobs.JOBS["dashboard"].run(to_utc(datetime.combine(local_today(), time(1))))
+    assert "station-days" in result
+    cells = parse(client.get("/dashboard/" + query)).soup.select("#table-service tbody tr")[0]
+    assert cells.select("td")[0].get_text(strip=True) == "7"  # the kept tables followed
+
+
+def test_right_now_counts_the_room_and_puts_the_least_busy_first(clock, app, town, stations):
+    today = local_today()
+    busy, quiet = stations[0], stations[1]
+    for status in ("checked_in", "checked_in", "accepted"):
+        case = _case(busy, today, status="completed")
+        case.status = status
+    db.session.commit()
+    lines = figures.now([busy, quiet])
+    assert [line.station_id for line in lines] == [quiet.id, busy.id]
+    assert (lines[1].cells["waiting"], lines[1].cells["in_hand"]) == (2, 1)
+    assert lines[0].cells["next_free"] is not None
+    client = app.test_client()
+    fragment = client.get(f"/dashboard/now?town={town.id}", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and b"<html" not in fragment.data
+    assert b'hx-trigger="every 30s"' in fragment.data
+    full = parse(client.get("/dashboard/now"))
+    assert full.status == 200 and busy.name in full.text("#now")
+    data = client.get(f"/dashboard/now.json?town={town.id}").get_json()
+    assert {row["station_id"]: row["waiting"] for row in data["rows"]}[busy.id] == 2
+
+
+def test_bad_filters_get_a_message_and_the_default_period(clock, app, town):
+    client = app.test_client()
+    response = client.get("/dashboard/?date=1899-01-01&period=decade&town=abc&station=-5")
+    page = parse(response)
+    assert response.status_code == 422
+    assert "2000" in page.text("#date-error")
+    assert "统计期：2026-11-01 至 2026-11-23" in page.text()
+    for url in ("/dashboard/?date=2026-02-30", "/dashboard/service.json?date=%00",
+                "/dashboard/now?town=99999999999999999999", "/dashboard/stars.csv?period=%ff"):
+        assert client.get(url).status_code in (200, 422), url
+
+
+def test_civility_and_volunteer_tables_come_from_the_demo(clock, app, town):
+    client = app.test_client()
+    page = parse(client.get("/dashboard/?period=year"))
+    assert page.status == 200
+    assert page.soup.select("#table-categories tbody tr")
+    assert page.soup.select("#table-teams tbody tr")
+    stars = client.get("/dashboard/stars.json?period=year").get_json()
+    assert [row["label"] for row in stars["rows"]] == ["0", "1", "2", "3", "4", "5"]
+    csv_text = client.get("/dashboard/volunteering.csv?period=year").data.decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("名称,活动,名额")
+
+
+def test_no_name_or_phone_reaches_the_dashboard(clock, app, town, stations):
+    for _ in range(6):
+        _case(stations[0], DAY, level=5)
+    db.session.commit()
+    rollup.everything(local_today())
+    client = app.test_client()
+    body = client.get("/dashboard/?period=year").data.decode()
+    for table in ("service", "ratings", "now", "categories", "teams"):
+        body += client.get(f"/dashboard/{table}.json?period=year").data.decode()
+    assert "1350000" not in body and "测试" not in body
+    assert "13800000001" not in body and "演示居民" not in body
+
+
+def test_a_station_picked_on_the_dashboard_leads_straight_to_its_days(clock, app, town, stations):
+    client = app.test_client()
+    station = stations[1]
+    catalogue = parse(client.get(f"/services/?station={station.id}"))
+    assert station.name in catalogue.text(".notice")
+    link = catalogue.soup.select_one("#catalogue-results a")["href"]
+    assert f"station={station.id}" in link
+    guide = parse(client.get(link))
+    book = guide.soup.select_one(".actions a.button-primary")["href"]
+    assert book.endswith(f"/book/{station.id}")
+    assert client.get(book).status_code == 200
+    # an unknown or closed station is simply not picked
+    assert "notice" not in str(parse(client.get("/services/?station=999999")).soup.select_one("main h1 ~ p.notice"))
+    station.active = False
+    db.session.commit()
+    assert station.name not in parse(client.get(f"/services/?station={station.id}")).text("main")
+
+
+def test_every_footer_links_the_statements_and_they_say_what_they_promise(app, town):
+    client = app.test_client()
+    page = parse(client.get("/"))
+    hrefs = [a["href"] for a in page.soup.select("footer a")]
+    assert "/accessibility" in hrefs and "/dashboard/" in hrefs
+    statement = parse(client.get("/accessibility"))
+    assert "长辈模式" in statement.text() and town.phone in statement.text()
+    assert "还没有做到的" in statement.text()
+    open_data = parse(client.get("/open-data"))
+    assert "CC BY 4.0" in open_data.text() and "few_below" in open_data.text()
+    for name in ("service", "ratings", "now", "teams"):
+        assert open_data.soup.select_one(f"#table-{name}") is not None
+
+
+def test_english_dashboard(clock, app, town):
+    client = app.test_client()
+    client.set_cookie("tb_lang", "en")
+    page = parse(client.get("/dashboard/"))
+    assert page.status == 200 and page.text("h1") == "Public dashboard"
+    assert "Period:" in page.text() and "样本不足" not in page.text()
