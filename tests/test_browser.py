@@ -167,7 +167,8 @@ def test_elder_mode_and_english_from_any_page(screen):
     expect(phone.locator("html")).not_to_have_class(re.compile(r"\belder\b"))
 
 
-@pytest.mark.parametrize("path", ["/", "/register", "/login", "/volunteer/", "/volunteer/wishes/"])
+@pytest.mark.parametrize("path", ["/", "/register", "/login", "/volunteer/", "/volunteer/wishes/",
+                                  "/dashboard/", "/dashboard/now", "/open-data", "/accessibility"])
 def test_no_serious_accessibility_problems_on_a_phone(phone, path):
     phone.goto(path)
     assert serious_violations(phone) == []
@@ -232,6 +233,47 @@ def test_resident_books_at_another_village_on_a_phone(phone):
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     phone.goto("/me/")
     assert ref in phone.locator("main").inner_text()
+
+
+def test_a_resident_picks_the_least_busy_station_on_the_dashboard_and_books_there(phone,
+                                                                                   browser,
+                                                                                   server):
+    """At 375 px: the dashboard's "right now" puts the least busy station first; its link
+    leads through the catalogue and the guide straight to that station's days."""
+    sign_in_as(phone, "13800000002")
+    phone.goto("/dashboard/")
+    shot(phone, "dashboard-375")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    first = phone.locator("#now tbody tr").first
+    station = first.locator("th").inner_text().split("\n")[0].strip()
+    waiting = [int(row.locator("td").nth(0).inner_text()) + int(row.locator("td").nth(1).inner_text())
+               for row in phone.locator("#now tbody tr").all()]
+    assert waiting == sorted(waiting)
+    first.get_by_role("link", name=f"到{station}预约").click()
+    expect(phone.locator("main .notice")).to_contain_text(station)
+    phone.get_by_label("按名称查找事项").fill("高龄")
+    phone.wait_for_url(re.compile(r"q="))
+    phone.locator(".item-list a").first.click()
+    phone.get_by_role("link", name=f"在{station}预约").click()
+    expect(phone.locator(".caption")).to_contain_text(station)
+    phone.locator(".day-list a.choice").first.click()
+    phone.locator(".slot-grid a.choice").first.click()
+    phone.get_by_role("button", name="确认预约").click()
+    phone.wait_for_url(re.compile(r"/confirmation$"))
+    expect(phone.locator("main")).to_contain_text(station)
+    wide = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN",
+                               base_url=server)
+    try:
+        desk = wide.new_page()
+        desk.goto("/dashboard/?period=year")
+        shot(desk, "dashboard-1366")
+        assert serious_violations(desk) == []
+        desk.emulate_media(media="print")
+        assert desk.locator(".print-only").first.is_visible()
+        assert not desk.locator("#now").is_visible()
+        shot(desk, "dashboard-print")
+    finally:
+        wide.close()
 
 
 def test_walk_in_books_at_the_kiosk_prints_a_slip_and_looks_it_up(kiosk, browser, server):

@@ -17,7 +17,6 @@ from portal.dashboard.figures import FEW, period
 from portal.dashboard.models import StationDay
 from portal.desk import stats
 from portal.extensions import db
-from portal.places.models import Station
 from portal.ratings.models import FollowUp, Rating
 from portal.timeutil import local_today, to_utc
 from tests.conftest import parse
@@ -225,8 +224,8 @@ def test_civility_and_volunteer_tables_come_from_the_demo(clock, app, town):
     client = app.test_client()
     page = parse(client.get("/dashboard/?period=year"))
     assert page.status == 200
-    assert page.soup.select("#table-categories tbody tr")
-    assert page.soup.select("#table-teams tbody tr")
+    assert "本期没有数据" not in page.text("#table-categories")
+    assert "本期没有数据" not in page.text("#table-teams")
     stars = client.get("/dashboard/stars.json?period=year").get_json()
     assert [row["label"] for row in stars["rows"]] == ["0", "1", "2", "3", "4", "5"]
     csv_text = client.get("/dashboard/volunteering.csv?period=year").data.decode("utf-8-sig")
@@ -284,3 +283,65 @@ def test_english_dashboard(clock, app, town):
     page = parse(client.get("/dashboard/"))
     assert page.status == 200 and page.text("h1") == "Public dashboard"
     assert "Period:" in page.text() and "样本不足" not in page.text()
+
+
+# -- calendar files -----------------------------------------------------------------------------
+
+def _parse_ics(data: bytes):
+    from icalendar import Calendar
+    calendar = Calendar.from_ical(data)
+    events = [c for c in calendar.walk("VEVENT")]
+    assert len(events) == 1
+    assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Asia/Shanghai"]
+    return events[0]
+
+
+def test_a_booking_as_a_calendar_file_in_the_towns_time(clock, app, town, auth):
+    from portal.booking import service
+    from portal.timeutil import LOCAL_ZONE, local_now
+    user = auth.login()
+    station = town.villages[3].station
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-001"))
+    day, slot = service.first_free(station, "online", local_now())
+    booking = service.book(item=item, station=station, day=day, starts=slot.starts,
+                           channel="online", name=user.name, phone=user.phone, user_id=user.id,
+                           idempotency_key=None, now=local_now())
+    db.session.commit()
+    client = auth.client
+    for page in (f"/bookings/{booking.ref}", f"/bookings/{booking.ref}/confirmation"):
+        assert f"/bookings/{booking.ref}/calendar.ics" in client.get(page).data.decode()
+    response = client.get(f"/bookings/{booking.ref}/calendar.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    event = _parse_ics(response.data)
+    start = event.decoded("dtstart")
+    assert start.tzinfo is not None and str(start.tzinfo) == "Asia/Shanghai"
+    assert start.replace(tzinfo=None) == datetime.combine(day, slot.starts)
+    assert start.astimezone(LOCAL_ZONE).utcoffset() == timedelta(hours=8)
+    assert event.decoded("dtend").replace(tzinfo=None) == datetime.combine(day, booking.ends)
+    assert station.name in str(event["location"]) and station.address in str(event["location"])
+    description = str(event["description"])
+    assert booking.ref in description and item.materials[0].name in description
+    assert user.phone not in response.data.decode()
+    # someone else's browser does not get it
+    assert app.test_client().get(f"/bookings/{booking.ref}/calendar.ics").status_code == 404
+
+
+def test_an_activity_as_a_calendar_file_with_my_check_in_code(clock, app, town):
+    from portal.volunteer.models import Activity, SignUp
+    signup = db.session.scalar(select(SignUp).where(SignUp.status == "confirmed")
+                               .order_by(SignUp.id))
+    activity = db.session.get(Activity, signup.activity_id)
+    anyone = app.test_client().get(f"/volunteer/activities/{activity.id}/calendar.ics")
+    event = _parse_ics(anyone.data)
+    assert activity.title in str(event["summary"]) and signup.code not in anyone.data.decode()
+    assert event.decoded("dtstart").replace(tzinfo=None) == datetime.combine(activity.day,
+                                                                              activity.starts)
+    assert activity.place in str(event["location"])
+    from tests.conftest import Forms
+    from portal.seed import DEMO_PASSWORD
+    client = app.test_client()
+    phone = signup.volunteer.user.phone
+    assert Forms(client).post("/login", {"phone": phone, "password": DEMO_PASSWORD}).status_code == 302
+    mine = client.get(f"/volunteer/activities/{activity.id}/calendar.ics")
+    assert signup.code in str(_parse_ics(mine.data)["description"])
+    assert app.test_client().get("/volunteer/activities/99999999/calendar.ics").status_code == 404

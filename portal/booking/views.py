@@ -17,6 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import bindparam, select
 from wtforms.fields.choices import SelectChoice
 
+from portal import calendars
 from portal.booking import access, service
 from portal.booking.forms import ConfirmForm, HomeVisitForm, LookupForm
 from portal.booking.models import (POOL_OF_CHANNEL, PUBLIC_NOTES, Booking, HomeVisitRequest,
@@ -26,7 +27,7 @@ from portal.extensions import db, limiter
 from portal.notifications import notify
 from portal.places.models import Station, Town
 from portal.timeutil import local_now
-from portal.web import form_status, is_kiosk, render
+from portal.web import form_status, is_kiosk, public_url, render
 from portal.params import arg_id
 from portal.booking.forms import REASON_LABELS
 from portal.booking.models import (CHANNEL_LABELS, EVENT_LABELS, FEE_LABELS,
@@ -329,6 +330,29 @@ def confirmation(ref: str):
     """Right after booking: the code large, a QR code, where to go and what to bring."""
     booking = _visible(ref) or abort(404)
     return render("booking/confirmation.html", booking=booking)
+
+
+@bp.route("/bookings/<ref>/calendar.ics")
+def calendar_file(ref: str):
+    """The booking as a calendar event: where, when, what to bring, the code."""
+    booking = _visible(ref) or abort(404)
+    return calendars.download(_calendar_event(booking), f"tongban-{booking.ref}")
+
+
+def _calendar_event(booking: Booking) -> bytes:
+    item, station = booking.item, booking.station
+    bring = "\n".join(f"- {m.name}（{MATERIAL_FORM_LABELS.get(m.form, m.form)}{f' × {m.copies}' if m.copies > 1 else ''}）"
+                       for m in item.materials)
+    description = "\n".join([
+        _("预约编号：%(ref)s", ref=booking.ref), _("办理事项：%(item)s", item=item.name),
+        _("请带上这些材料："), bring, _("服务站电话：%(phone)s", phone=station.phone or "—"),
+        _("查询、改期或取消：%(url)s", url=public_url("booking.status", ref=booking.ref))])
+    return calendars.event_file(
+        uid=f"booking-{booking.ref}@tongban", summary=_("办事预约：%(item)s", item=item.name),
+        starts=datetime.combine(booking.day, booking.starts),
+        ends=datetime.combine(booking.day, booking.ends),
+        location=f"{station.name}，{station.address}" if station.address else station.name,
+        description=description, url=public_url("booking.status", ref=booking.ref))
 
 
 @bp.route("/bookings/<ref>/slip")

@@ -14,7 +14,7 @@ from portal.civility import photos as photo_files
 from portal.civility import workflow
 from portal.civility.models import Department, Report, ReportCategory
 from portal.extensions import db
-from portal.timeutil import local_now, utcnow
+from portal.timeutil import to_utc, local_now, utcnow
 
 DEPARTMENTS = ("镇综合行政执法队（演示）", "镇交警中队（演示）", "镇文旅办（演示）", "各村委会（演示）")
 CATEGORIES = (("不文明交通", 1), ("不文明旅游", 2), ("不文明晾晒", 3), ("不文明遛狗", 3),
@@ -64,6 +64,7 @@ def seed_civility(reporter: User) -> int:
             category=db.session.scalar(select(ReportCategory).where(ReportCategory.name == category)),
             occurred_at=local_now().replace(second=0, microsecond=0) - timedelta(days=12 - n),
             processed=[photo_files.process(_demo_photo(n, kind))])
+        report.created_at = to_utc(report.occurred_at + timedelta(hours=2))  # sent that day
         if fate == "submitted":
             continue
         for photo in report.photos:

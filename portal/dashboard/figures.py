@@ -198,19 +198,26 @@ def service(places: list[Station], p: Period) -> tuple[list[Line], list[Line], L
         Line(label, _rating_cells(total))
 
 
-def weekly(places: list[Station], p: Period) -> list[Line]:
-    """Bookings and walk-ins per week (Monday first) of the period, every station summed."""
-    weeks: dict[date, list[int]] = {}
-    monday = p.first - timedelta(days=p.first.weekday())
-    while monday <= p.last:
-        weeks[monday] = [0, 0]
-        monday += timedelta(days=7)
+def trend(places: list[Station], p: Period) -> list[Line]:
+    """Bookings and walk-ins per week (Monday first) of a week or a month, per month of a
+    quarter or a year; every station summed."""
+    by_month = p.kind in ("quarter", "year")
+
+    def start(day: date) -> date:
+        return day.replace(day=1) if by_month else day - timedelta(days=day.weekday())
+
+    buckets: dict[date, list[int]] = {}
+    day = start(p.first)
+    while day <= p.last:
+        buckets[day] = [0, 0]
+        day = (day + timedelta(days=32)).replace(day=1) if by_month else day + timedelta(days=7)
     for row in _sums([s.id for s in places], p, StationDay.day):
-        week = row.day - timedelta(days=row.day.weekday())
-        weeks[week][0] += row.booked - row.walk_ins
-        weeks[week][1] += row.walk_ins
-    return [Line(week.isoformat(), {"booked": counted(b), "walk_ins": counted(w)})
-            for week, (b, w) in weeks.items()]
+        bucket = buckets[start(row.day)]
+        bucket[0] += row.booked - row.walk_ins
+        bucket[1] += row.walk_ins
+    return [Line(when.strftime("%Y-%m") if by_month else when.isoformat(),
+                 {"booked": counted(b), "walk_ins": counted(w)})
+            for when, (b, w) in buckets.items()]
 
 
 # -- right now -----------------------------------------------------------------------------------

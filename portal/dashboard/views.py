@@ -29,7 +29,7 @@ RATINGS = {"ratings": _l("评价数"), "l5": _l("非常满意"), "l4": _l("满�
            "l2": _l("不满意"), "l1": _l("非常不满意"), "satisfied": _l("满意率"),
            "callback_on_time": _l("差评1个工作日内回访"), "callback_late": _l("回访超时"),
            "rectify_on_time": _l("15个工作日内整改"), "rectify_late": _l("整改超时")}
-WEEKLY = {"booked": _l("预约"), "walk_ins": _l("现场登记")}
+TREND = {"booked": _l("预约"), "walk_ins": _l("现场登记")}
 NOW = {"waiting": _l("正在等候"), "in_hand": _l("正在办理"), "next_free": _l("最早可约时间"),
        "address": _l("地址")}
 CATEGORIES = {"reports": _l("报告数"), "verified": _l("核实比例")}
@@ -43,7 +43,7 @@ VOLUNTEERING = {"activities": _l("活动"), "places": _l("名额"), "filled": _l
                 "wishes": _l("实现微心愿"), "wish_value": _l("微心愿总价值（元）"),
                 "orders_done": _l("完成的服务订单"), "orders_rated": _l("已评价订单"),
                 "order_rating": _l("订单平均评分")}
-TABLES = ("service", "ratings", "weekly", "now", "categories", "departments", "appeals",
+TABLES = ("service", "ratings", "trend", "now", "categories", "departments", "appeals",
           "teams", "stars", "volunteering")
 
 
@@ -80,7 +80,7 @@ def _report(p, town_id, station_id) -> dict:
     volunteering = figures.volunteers(p)
     report = {
         "service": service + [service_total], "ratings": ratings + [ratings_total],
-        "weekly": figures.weekly(places, p), "categories": categories,
+        "trend": figures.trend(places, p), "categories": categories,
         "departments": departments, "appeals": [appeals], "teams": volunteering["teams"],
         "stars": volunteering["stars"], "volunteering": [volunteering["summary"]],
         "through": rollup.summed_through(),
@@ -112,7 +112,7 @@ def now():
                   moment=local_now(), town_id=town_id, station_id=station_id)
 
 
-COLUMNS = {"service": SERVICE, "ratings": RATINGS, "weekly": WEEKLY, "now": NOW,
+COLUMNS = {"service": SERVICE, "ratings": RATINGS, "trend": TREND, "now": NOW,
            "categories": CATEGORIES, "departments": DEPARTMENTS, "appeals": APPEALS,
            "teams": TEAMS, "stars": STARS, "volunteering": VOLUNTEERING}
 

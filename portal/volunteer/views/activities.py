@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
+from portal import calendars
 from portal.page_cache import cached_page
 from portal.extensions import db, limiter
 from portal.places.models import Town
@@ -20,7 +21,8 @@ from portal.volunteer import access, hours, signups
 from portal.volunteer.forms import (FilterForm, VolunteerForm)
 from portal.volunteer.models import (Activity, HourRecord, ServiceOrder, SignUp, TeamMember, Volunteer, Wish)
 from portal.volunteer.signups import VolunteerRefused
-from portal.web import attempted, form_status, refusal, render, safe_next, user_key
+from portal.web import (attempted, form_status, public_url, refusal, render, safe_next,
+                        user_key)
 from portal.params import page_number
 from portal.volunteer.views import (PER_PAGE, active_stations, active_teams, bp, options,
                                     volunteer_or_register)
@@ -76,6 +78,31 @@ def activity(activity_id: int):
     return render("volunteer/activity.html", activity=found, volunteer=volunteer, mine=mine,
                   position=position, started=signups.starts_at(found) <= now,
                   can_cancel=signups.cutoff(found) > now)
+
+
+@bp.route("/activities/<int:activity_id>/calendar.ics")
+def calendar_file(activity_id: int):
+    """The activity as a calendar event; for a volunteer signed up, with the check-in code."""
+    found = db.session.get(Activity, activity_id) or abort(404)
+    volunteer = access.volunteer_of(current_user)
+    mine = volunteer and db.session.scalar(select(SignUp).where(
+        SignUp.activity_id == found.id, SignUp.volunteer_id == volunteer.id,
+        SignUp.status.in_(("confirmed", "waitlisted"))))
+    station = found.station
+    lines = [_("组织团队：%(team)s", team=found.team.name)]
+    if found.bring:
+        lines.append(_("需要带：%(what)s", what=found.bring))
+    if mine:
+        lines.append(_("签到码：%(code)s", code=mine.code) if mine.status == "confirmed"
+                     else _("您在候补名单上，递补成功会发消息通知您。"))
+    lines.append(public_url("volunteer.activity", activity_id=found.id))
+    where = f"{found.place}（{station.name}{'，' + station.address if station.address else ''}）"
+    body = calendars.event_file(
+        uid=f"activity-{found.id}@tongban", summary=_("志愿服务：%(title)s", title=found.title),
+        starts=datetime.combine(found.day, found.starts), ends=datetime.combine(found.day, found.ends),
+        location=where, description="\n".join(lines),
+        url=public_url("volunteer.activity", activity_id=found.id))
+    return calendars.download(body, f"tongban-activity-{found.id}")
 
 
 @bp.route("/activities/<int:activity_id>/signup", methods=["POST"])
