@@ -22,6 +22,7 @@ RUNS = {
     "writes": ["--seconds", "1", "--clients", "2"],
     "search": ["--notices", "300", "--rounds", "1"],
     "operations": ["--smoke"],
+    "dashboard": ["--smoke"],
 }
 
 

@@ -345,3 +345,34 @@ def test_an_activity_as_a_calendar_file_with_my_check_in_code(clock, app, town):
     mine = client.get(f"/volunteer/activities/{activity.id}/calendar.ics")
     assert signup.code in str(_parse_ics(mine.data)["description"])
     assert app.test_client().get("/volunteer/activities/99999999/calendar.ics").status_code == 404
+
+
+def test_a_county_opens_on_one_line_per_town_and_a_town_to_choose(clock, app, town, stations):
+    from portal.places.models import Station, Town
+    other = Town(code="other", name="第二镇", phone="0000-1")
+    db.session.add(other)
+    db.session.flush()
+    far = Station(town_id=other.id, kind="centre", name="第二镇中心", address="某路1号")
+    db.session.add(far)
+    db.session.flush()
+    for _ in range(5):
+        _case(far, DAY)
+    for _ in range(6):
+        _case(stations[0], DAY)
+    db.session.commit()
+    rollup.rollup(DAY, DAY, local_today())
+    client = app.test_client()
+    query = f"?period=month&date={DAY.isoformat()}"
+    page = parse(client.get("/dashboard/" + query))
+    labels = [th.get_text(strip=True) for th in page.soup.select("#table-service tbody th")]
+    assert labels == [town.name, "第二镇", "合计"]
+    cells = [tr.select("td")[0].get_text(strip=True) for tr in page.soup.select("#table-service tbody tr")]
+    assert cells[1] == "5" and int(cells[2]) == int(cells[0]) + 5
+    assert page.soup.select_one("#now a[href$='town=%d']" % other.id) is not None
+    assert page.soup.select_one("#now table") is None
+    one = parse(client.get("/dashboard/" + query + f"&town={other.id}"))
+    assert [th.get_text(strip=True) for th in one.soup.select("#table-service tbody th")] == \
+        ["第二镇中心", "合计"]
+    assert "第二镇中心" in one.text("#now")
+    data = client.get("/dashboard/service.json" + query).get_json()
+    assert [row["town_id"] for row in data["rows"]] == [town.id, other.id, None]

@@ -137,11 +137,14 @@ def wait_p90(row) -> object:
 
 @dataclass
 class Line:
-    """One station's (or the total's) line of a table: its label and its cells."""
+    """One station's, town's or other thing's line of a table (or the total): its label and
+    its cells."""
 
     label: str
     cells: dict
     station_id: int | None = None
+    town_id: int | None = None
+    total: bool = False
 
 
 def _service_cells(row) -> dict:
@@ -182,20 +185,34 @@ def _total(rows):
     return type("Total", (), dict(total))() if rows else _Zero()
 
 
-def service(places: list[Station], p: Period) -> tuple[list[Line], list[Line], Line, Line]:
-    """Per station: the service lines and the 好差评 lines, then their totals."""
+def service(places: list[Station], p: Period, by_town: list[Town] | None = None
+            ) -> tuple[list[Line], list[Line], Line, Line]:
+    """Per station (or, given `by_town`, per town: a county's overview): the service lines
+    and the 好差评 lines, then their totals."""
     ids = [s.id for s in places]
     rows = {row.station_id: row for row in _sums(ids, p, StationDay.station_id)}
-    zero = _Zero()
     service_lines, rating_lines = [], []
-    for station in places:
-        row = rows.get(station.id, zero)
-        service_lines.append(Line(station.name, _service_cells(row), station.id))
-        rating_lines.append(Line(station.name, _rating_cells(row), station.id))
+    if by_town is not None:
+        per_town = defaultdict(list)
+        for station in places:
+            if station.id in rows:
+                per_town[station.town_id].append(rows[station.id])
+        for town in by_town:
+            row = _total(per_town.get(town.id, []))
+            service_lines.append(Line(town.name, _service_cells(row), town_id=town.id))
+            rating_lines.append(Line(town.name, _rating_cells(row), town_id=town.id))
+    else:
+        zero = _Zero()
+        for station in places:
+            row = rows.get(station.id, zero)
+            service_lines.append(Line(station.name, _service_cells(row), station.id,
+                                      station.town_id))
+            rating_lines.append(Line(station.name, _rating_cells(row), station.id,
+                                     station.town_id))
     total = _total(list(rows.values()))
     label = str(_l("合计"))
-    return service_lines, rating_lines, Line(label, _service_cells(total)), \
-        Line(label, _rating_cells(total))
+    return service_lines, rating_lines, Line(label, _service_cells(total), total=True), \
+        Line(label, _rating_cells(total), total=True)
 
 
 def trend(places: list[Station], p: Period) -> list[Line]:

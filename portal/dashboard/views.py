@@ -75,7 +75,9 @@ def _report(p, town_id, station_id) -> dict:
     if kept is not None:
         return kept
     places = figures.stations(town_id, station_id)
-    service, ratings, service_total, ratings_total = figures.service(places, p)
+    towns = figures.towns()
+    overview = towns if town_id is None and station_id is None and len(towns) > 1 else None
+    service, ratings, service_total, ratings_total = figures.service(places, p, overview)
     categories, departments, appeals = figures.civility(p)
     volunteering = figures.volunteers(p)
     report = {
@@ -83,14 +85,18 @@ def _report(p, town_id, station_id) -> dict:
         "trend": figures.trend(places, p), "categories": categories,
         "departments": departments, "appeals": [appeals], "teams": volunteering["teams"],
         "stars": volunteering["stars"], "volunteering": [volunteering["summary"]],
-        "through": rollup.summed_through(),
+        "through": rollup.summed_through(), "by_town": overview is not None,
     }
     with _LOCK:
         _KEPT[key] = report
     return report
 
 
-def _now_lines(town_id, station_id) -> list[Line]:
+def _now_lines(town_id, station_id) -> list[Line] | None:
+    """The stations right now; None for a county's overview (a town is to be chosen first:
+    nobody walks to a station in another town)."""
+    if town_id is None and station_id is None and len(figures.towns()) > 1:
+        return None
     return figures.now(figures.stations(town_id, station_id))
 
 
@@ -100,6 +106,7 @@ def index():
     form, p, town_id, station_id = _choice()
     return render("dashboard/index.html", form=form, period=p, report=_report(p, town_id, station_id),
                   now=_now_lines(town_id, station_id), columns=COLUMNS, moment=local_now(),
+                  towns=figures.towns(),
                   town_id=town_id, station_id=station_id, printed=local_today(),
                   periods=figures.PERIODS), form_status(form)
 
@@ -109,7 +116,8 @@ def now():
     """Only the stations right now (the dashboard's part that refreshes itself every 30 s)."""
     _form, _p, town_id, station_id = _choice()
     return render("dashboard/now.html", "dashboard/_now.html", now=_now_lines(town_id, station_id),
-                  moment=local_now(), town_id=town_id, station_id=station_id)
+                  moment=local_now(), town_id=town_id, station_id=station_id,
+                  towns=figures.towns())
 
 
 COLUMNS = {"service": SERVICE, "ratings": RATINGS, "trend": TREND, "now": NOW,
@@ -132,7 +140,7 @@ def table(table: str, kind: str):
     """One table as open data. JSON: `{"period", "first", "last", "columns", "rows"}`, null
     where the figure is held back (fewer than 5 people) or has no value; CSV: 样本不足 there."""
     _form, p, town_id, station_id = _choice()
-    lines = _now_lines(town_id, station_id) if table == "now" else \
+    lines = (_now_lines(town_id, station_id) or []) if table == "now" else \
         _report(p, town_id, station_id)[table]
     columns = COLUMNS[table]
     if kind == "json":
@@ -140,7 +148,7 @@ def table(table: str, kind: str):
             "table": table, "period": p.kind, "first": p.first.isoformat(),
             "last": p.last.isoformat(), "few_below": figures.MIN_SAMPLE,
             "columns": {"label": str(_l("名称")), **{k: str(v) for k, v in columns.items()}},
-            "rows": [{"label": line.label, "station_id": line.station_id,
+            "rows": [{"label": line.label, "station_id": line.station_id, "town_id": line.town_id,
                       **{k: _plain(line.cells.get(k)) for k in columns}} for line in lines]})
     else:
         few = str(_l("样本不足"))
