@@ -62,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.booking.views import bp as booking
     from portal.civility.views import bp as civility
     from portal.civility.manage import department, moderate
+    from portal.dashboard.api import bp as api
     from portal.dashboard.views import bp as dashboard
     from portal.desk.views import bp as desk
     from portal.kiosk.views import bp as kiosk
@@ -77,7 +78,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (main, accounts, kiosk, admin, booking, desk, ratings, follow_ups, notices,
                       editor, search, civility, moderate, department, volunteer, coordinate,
-                      dashboard):
+                      dashboard, api):
         app.register_blueprint(blueprint)
     enforce_idle_reset(app)
     allow_large_uploads(app)

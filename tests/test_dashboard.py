@@ -376,3 +376,58 @@ def test_a_county_opens_on_one_line_per_town_and_a_town_to_choose(clock, app, to
     assert "第二镇中心" in one.text("#now")
     data = client.get("/dashboard/service.json" + query).get_json()
     assert [row["town_id"] for row in data["rows"]] == [town.id, other.id, None]
+
+
+# -- the read-only API ---------------------------------------------------------------------------
+
+def test_the_catalogue_api_pages_and_answers_304_until_the_catalogue_changes(app, town):
+    client = app.test_client()
+    first = client.get("/api/v1/catalogue?per_page=20")
+    body = first.get_json()
+    assert first.status_code == 200 and body["total"] == 53 and body["pages"] == 3
+    assert len(body["items"]) == 20 and body["next"].endswith("/api/v1/catalogue?per_page=20&page=2")
+    item = body["items"][0]
+    assert item["materials"] and item["guide"].endswith(f"/services/{item['code']}")
+    last = client.get("/api/v1/catalogue?per_page=20&page=3").get_json()
+    assert len(last["items"]) == 13 and last["next"] is None
+    codes = {i["code"] for p in (1, 2, 3)
+             for i in client.get(f"/api/v1/catalogue?per_page=20&page={p}").get_json()["items"]}
+    assert len(codes) == 53
+    etag = first.headers["ETag"]
+    again = client.get("/api/v1/catalogue?per_page=20", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    changed = db.session.scalar(select(ServiceItem).where(ServiceItem.code == item["code"]))
+    changed.fee = "工本费10元"
+    db.session.commit()
+    fresh = client.get("/api/v1/catalogue?per_page=20", headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.get_json()["items"][0]["fee"] == "工本费10元"
+    for bad in ("page=-1", "page=abc", "per_page=100000", "page=99999"):
+        assert client.get("/api/v1/catalogue?" + bad).status_code == 200, bad
+
+
+def test_the_stations_api_gives_hours_coordinates_and_the_next_free_slot(app, town):
+    client = app.test_client()
+    body = client.get(f"/api/v1/stations?town={town.id}").get_json()
+    assert body["total"] == len(town.stations) == 19
+    centre = body["items"][0]
+    assert centre["kind"] == "centre" and centre["latitude"] is not None
+    assert centre["hours"]["mon"] and all(len(p) == 2 for p in centre["hours"]["mon"])
+    assert centre["next_free"] is not None
+    assert "clerk" not in str(body) and "13800000101" not in str(body)
+
+
+def test_the_notices_api_has_only_what_is_published_and_live(app, town):
+    from portal.notices.models import Notice
+    from portal.timeutil import utcnow
+    client = app.test_client()
+    before = client.get("/api/v1/notices?per_page=200").get_json()
+    live = {n["id"] for n in before["items"]}
+    draft = Notice(title="草稿不公开", status="draft", body="x")
+    later = Notice(title="明天才发布", status="published", body="x",
+                   publish_at=utcnow() + timedelta(days=1))
+    db.session.add_all([draft, later])
+    db.session.commit()
+    after = client.get("/api/v1/notices?per_page=200").get_json()
+    assert {n["id"] for n in after["items"]} == live and before["total"] == after["total"]
+    assert all(n["url"].endswith(f"/notices/{n['id']}") for n in after["items"])
+    assert {"doc_number", "agency", "category", "validity", "published_on"} <= set(after["items"][0])

@@ -11,9 +11,9 @@ PORTAL = Path(__file__).resolve().parent.parent / "portal"
 # use each other.
 FLOORS = [{"places"}, {"accounts"}, {"search"}, {"booking"}, {"ratings"}, {"desk"},
           {"civility", "volunteer", "notices"}]
-# Pages that gather every area (the hub and /me/, the kiosk, the admin pages, the one search
-# over everything) and the demo data may use any area's public names.
-GATHERING = {"main", "kiosk", "admin"}
+# Pages that gather every area (the hub and /me/, the kiosk, the admin pages, the public
+# dashboard, the one search over everything) and the demo data may use any area's public names.
+GATHERING = {"main", "kiosk", "admin", "dashboard"}
 GATHERING_MODULES = {("search", "views")}
 VIEW_MODULES = {"views", "manage"}
 

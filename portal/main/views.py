@@ -82,7 +82,7 @@ def accessibility():
 @bp.route("/open-data")
 def open_data():
     """The published tables: where they are, what their fields mean, their licence."""
-    from portal.dashboard.views import COLUMNS
+    from portal.dashboard.columns import COLUMNS
     return render("main/open_data.html", columns=COLUMNS)
 
 
