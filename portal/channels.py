@@ -133,14 +133,17 @@ def sms_provider(config):
                          permanent=True) from None
 
 
-def send_email(config, to: str, subject: str, body: str) -> str:
-    """Send one plain-text e-mail through the configured SMTP server; returns its Message-ID."""
+def send_email(config, to: str, subject: str, body: str, attachments=()) -> str:
+    """Send one plain-text e-mail (with `attachments`: (filename, maintype, subtype, bytes))
+    through the configured SMTP server; returns its Message-ID."""
     if not config["SMTP_HOST"]:
         raise SendFailed("no SMTP_HOST configured", permanent=True)
     mail = EmailMessage()
     mail["From"], mail["To"], mail["Subject"] = config["MAIL_FROM"], to, subject
     mail["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rpartition("@")[2] or None)
     mail.set_content(body)
+    for filename, maintype, subtype, data in attachments:
+        mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     try:
         with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=15) as smtp:
             if config["SMTP_STARTTLS"]:

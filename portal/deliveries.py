@@ -238,6 +238,18 @@ class Outgoing:
     params: dict | None = None
     subject: str = ""
     body: str = ""
+    attachments: tuple = ()  # (filename, maintype, subtype, bytes) for an e-mail
+
+
+# Files an e-mail of a kind carries, made when it is sent (so they show the thing as it is
+# then): kind → function(message) → (filename, maintype, subtype, bytes) or None. Areas add
+# theirs (the booking area: its calendar file on "booked" and "moved").
+ATTACHMENTS: dict = {}
+
+
+def attach(kinds: tuple[str, ...], make) -> None:
+    for kind in kinds:
+        ATTACHMENTS[kind] = make
 
 
 def _outgoing(delivery: Delivery) -> Outgoing:
@@ -245,8 +257,11 @@ def _outgoing(delivery: Delivery) -> Outgoing:
         return Outgoing(delivery.id, "sms", delivery.address, delivery.attempts,
                         template=template_code(delivery), params=dict(delivery.params))
     subject, body = email_text(delivery)
+    make = ATTACHMENTS.get(delivery.message.kind)
+    with force_locale(delivery.locale):
+        attachment = make(delivery.message) if make else None
     return Outgoing(delivery.id, "email", delivery.address, delivery.attempts,
-                    subject=subject, body=body)
+                    subject=subject, body=body, attachments=(attachment,) if attachment else ())
 
 
 def _send(item: Outgoing) -> bool:
@@ -257,7 +272,8 @@ def _send(item: Outgoing) -> bool:
             provider_id = channels.sms_provider(config).send(
                 item.address, item.template, item.params, out_id=str(item.id))
         else:
-            provider_id = channels.send_email(config, item.address, item.subject, item.body)
+            provider_id = channels.send_email(config, item.address, item.subject, item.body,
+                                              item.attachments)
     except channels.SendFailed as failure:
         _failed(item, str(failure), permanent=failure.permanent)
         return False

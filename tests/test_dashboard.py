@@ -216,6 +216,7 @@ def test_bad_filters_get_a_message_and_the_default_period(clock, app, town):
     assert "2000" in page.text("#date-error")
     assert "统计期：2026-11-01 至 2026-11-23" in page.text()
     for url in ("/dashboard/?date=2026-02-30", "/dashboard/service.json?date=%00",
+                "/dashboard/?period=+++&date=+++&town=+++&station=+++",
                 "/dashboard/now?town=99999999999999999999", "/dashboard/stars.csv?period=%ff"):
         assert client.get(url).status_code in (200, 422), url
 

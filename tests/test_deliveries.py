@@ -291,11 +291,22 @@ def test_email_goes_through_smtp_in_the_residents_language(app, town, item, smtp
     assert mail.rcpt_tos == ["resident@example.org"]
     parsed = email.message_from_bytes(mail.content, policy=email.policy.default)
     assert parsed["Subject"] == "Tongban: Booked"
-    content = parsed.get_content()
+    content = parsed.get_body(preferencelist=("plain",)).get_content()
     assert content.startswith("You have booked") and "sent automatically by Tongban" in content
     db.session.refresh(by_mail)
     assert by_mail.status == "sent" and by_mail.provider_id.startswith("<")
     assert booking.ref in by_mail.message.body
+    # the booking's calendar file rides along, in the resident's language and the town's time
+    from icalendar import Calendar
+    [ics] = [part for part in parsed.iter_attachments()]
+    assert ics.get_content_type() == "text/calendar"
+    assert ics.get_filename() == f"tongban-{booking.ref}.ics"
+    [event] = Calendar.from_ical(ics.get_content()).walk("VEVENT")
+    assert str(event["summary"]).startswith("Booking:")
+    assert event.decoded("dtstart").replace(tzinfo=None) == datetime.combine(booking.day,
+                                                                              booking.starts)
+    assert str(event.decoded("dtstart").tzinfo) == "Asia/Shanghai"
+    assert booking.ref in str(event["description"]) and booking.phone not in ics.get_content()
 
 
 def test_email_to_a_closed_server_is_retried(app, town, item):

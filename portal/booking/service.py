@@ -13,12 +13,13 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from portal.booking.models import (OPEN_STATUSES, POOL_OF_CHANNEL, Booking, BookingEvent,
-                                   MaterialCheck, OpenBookingCount, ServiceItem, SlotUsage)
+from portal.booking.models import (MATERIAL_FORM_LABELS, OPEN_STATUSES, POOL_OF_CHANNEL,
+                                   Booking, BookingEvent, MaterialCheck, OpenBookingCount, ServiceItem, SlotUsage)
 from portal.booking.slots import (BOOKING_HORIZON_DAYS, MIN_LEAD, Slot, bookable_days,
                                   day_slots)
 from portal.database import insert_ignore, write_transaction
@@ -26,7 +27,7 @@ from portal.extensions import db
 from portal.notifications import When, notify
 from portal.places.hours import cached_week
 from portal.places.models import Station, new_version
-from portal import refs
+from portal import calendars, deliveries, refs
 from portal.refused import Refused
 from portal.timeutil import utcnow
 from portal.transitions import advance
@@ -383,3 +384,33 @@ def missing_materials(booking: Booking) -> list:
     checks = material_checks(booking)
     return [m for m in booking.item.materials
             if checks.get(m.id, "missing") == "missing"]
+
+
+def calendar_file(booking: Booking, status_url: str) -> bytes:
+    """The booking as a calendar event (.ics): where and when, what to bring, the code."""
+    item, station = booking.item, booking.station
+    bring = "\n".join(
+        f"- {m.name}（{MATERIAL_FORM_LABELS.get(m.form, m.form)}"
+        f"{f' × {m.copies}' if m.copies > 1 else ''}）" for m in item.materials)
+    description = "\n".join([
+        _("预约编号：%(ref)s", ref=booking.ref), _("办理事项：%(item)s", item=item.name),
+        _("请带上这些材料："), bring, _("服务站电话：%(phone)s", phone=station.phone or "—"),
+        _("查询、改期或取消：%(url)s", url=status_url)])
+    return calendars.event_file(
+        uid=f"booking-{booking.ref}@tongban", summary=_("办事预约：%(item)s", item=item.name),
+        starts=datetime.combine(booking.day, booking.starts),
+        ends=datetime.combine(booking.day, booking.ends),
+        location=f"{station.name}，{station.address}" if station.address else station.name,
+        description=description, url=status_url)
+
+
+def _calendar_attachment(message):
+    """The e-mail of a new or moved booking carries its calendar file."""
+    booking = db.session.get(Booking, message.booking_id) if message.booking_id else None
+    if booking is None or booking.status != "booked":
+        return None
+    url = f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/bookings/{booking.ref}"
+    return (f"tongban-{booking.ref}.ics", "text", "calendar", calendar_file(booking, url))
+
+
+deliveries.attach(("booked", "moved"), _calendar_attachment)

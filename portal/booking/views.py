@@ -336,23 +336,8 @@ def confirmation(ref: str):
 def calendar_file(ref: str):
     """The booking as a calendar event: where, when, what to bring, the code."""
     booking = _visible(ref) or abort(404)
-    return calendars.download(_calendar_event(booking), f"tongban-{booking.ref}")
-
-
-def _calendar_event(booking: Booking) -> bytes:
-    item, station = booking.item, booking.station
-    bring = "\n".join(f"- {m.name}（{MATERIAL_FORM_LABELS.get(m.form, m.form)}{f' × {m.copies}' if m.copies > 1 else ''}）"
-                       for m in item.materials)
-    description = "\n".join([
-        _("预约编号：%(ref)s", ref=booking.ref), _("办理事项：%(item)s", item=item.name),
-        _("请带上这些材料："), bring, _("服务站电话：%(phone)s", phone=station.phone or "—"),
-        _("查询、改期或取消：%(url)s", url=public_url("booking.status", ref=booking.ref))])
-    return calendars.event_file(
-        uid=f"booking-{booking.ref}@tongban", summary=_("办事预约：%(item)s", item=item.name),
-        starts=datetime.combine(booking.day, booking.starts),
-        ends=datetime.combine(booking.day, booking.ends),
-        location=f"{station.name}，{station.address}" if station.address else station.name,
-        description=description, url=public_url("booking.status", ref=booking.ref))
+    return calendars.download(service.calendar_file(
+        booking, public_url("booking.status", ref=booking.ref)), f"tongban-{booking.ref}")
 
 
 @bp.route("/bookings/<ref>/slip")

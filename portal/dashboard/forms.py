@@ -9,6 +9,7 @@ from wtforms import DateField, SelectField
 from wtforms.validators import Optional, ValidationError
 
 from portal.dashboard.figures import PERIODS, Period, default_day, period
+from portal.params import to_int
 
 EARLIEST = date(2000, 1, 1)
 
@@ -37,7 +38,6 @@ class DashboardForm(FlaskForm):
         kind = self.period.data if self.period.data in PERIODS and not self.period.errors \
             else "month"
         day = self.date.data if self.date.data and not self.date.errors else default_day(today)
-        town = int(self.town.data) if self.town.data and not self.town.errors else None
-        station = int(self.station.data) if self.station.data and not self.station.errors \
-            else None
+        town = None if self.town.errors else to_int(self.town.data)
+        station = None if self.station.errors else to_int(self.station.data)
         return period(kind, day, today), town, station
