@@ -61,7 +61,7 @@ AREAS: dict[str, str | None] = {
                      "volunteer_orders", "volunteer_steps", "volunteer_coordination",
                      "volunteer_wishes"), "volunteer"),
     # The dashboard's daily sums (a worker keeps its tables until the rollup moves this).
-    "station_days": "figures",
+    "station_days": "figures", "station_months": "figures",
     # Who people are: names shown on public pages (a team's leader, say) come from here.
     **dict.fromkeys(("users", "user_roles"), "people"),
     **dict.fromkeys(("bookings", "booking_events", "slot_usage", "open_booking_counts",

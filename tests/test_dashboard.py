@@ -73,6 +73,10 @@ def test_the_rollup_sums_what_the_desk_figures_count(clock, app, town):
     assert summed.l1 + summed.l2 + summed.l3 + summed.l4 + summed.l5 == len(total.levels)
     assert sum(getattr(summed, b) for b in ("w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7",
                                             "w8", "w9")) == summed.waits
+    from portal.dashboard.models import StationMonth
+    months = db.session.execute(select(*figures._MONTH_SUMS).where(
+        StationMonth.station_id == station.id)).one()
+    assert tuple(months) == tuple(summed)  # the monthly rows hold the same sums
 
 
 def test_summing_again_replaces_and_never_doubles(clock, app, town, stations):

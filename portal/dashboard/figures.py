@@ -17,7 +17,7 @@ from sqlalchemy import case, func, select
 from portal.booking import service as booking_service
 from portal.booking.models import Booking
 from portal.civility.models import Appeal, Department, Report, ReportCategory
-from portal.dashboard.models import COUNTS, WAIT_EDGES, WAIT_BUCKETS, StationDay
+from portal.dashboard.models import COUNTS, WAIT_EDGES, WAIT_BUCKETS, StationDay, StationMonth
 from portal.extensions import db
 from portal.places.models import Station, Town
 from portal.timeutil import local_now, to_local, to_utc
@@ -112,14 +112,36 @@ def stations(town_id: int | None, station_id: int | None) -> list[Station]:
 
 # -- service, from the rollups ----------------------------------------------------------------------
 
-_SUMS = [func.coalesce(func.sum(getattr(StationDay, name)), 0).label(name) for name in COUNTS]
-_SUMS.append(func.coalesce(func.sum(StationDay.wait_minutes), 0.0).label("wait_minutes"))
+def _summed(model):
+    sums = [func.coalesce(func.sum(getattr(model, name)), 0).label(name) for name in COUNTS]
+    return [*sums, func.coalesce(func.sum(model.wait_minutes), 0.0).label("wait_minutes")]
 
 
-def _sums(ids: list[int], p: Period, by):
+_SUMS = _summed(StationDay)
+_MONTH_SUMS = _summed(StationMonth)
+
+
+def _sums(ids: list[int], p: Period, by: str):
+    """The sums per station (`by` "station") or per day or month ("time") over the period:
+    from the monthly rows for a month, quarter or year (whole months: a running month's row
+    holds its days up to yesterday, as the period does), from the daily rows for a week."""
+    if p.kind == "week":
+        model, when, sums = StationDay, StationDay.day, _SUMS
+    else:
+        model, when, sums = StationMonth, StationMonth.month, _MONTH_SUMS
+    group = model.station_id if by == "station" else when
     return db.session.execute(
-        select(by, *_SUMS).where(StationDay.station_id.in_(ids), StationDay.day >= p.first,
-                                 StationDay.day <= p.last).group_by(by)).all()
+        select(group.label("key"), *sums).where(model.station_id.in_(ids),
+                                                when >= p.first, when <= p.last)
+        .group_by(group)).all()
+
+
+def _daily(ids: list[int], p: Period):
+    """Bookings and walk-ins per day of the period (the trend by week)."""
+    return db.session.execute(
+        select(StationDay.day, func.sum(StationDay.booked), func.sum(StationDay.walk_ins))
+        .where(StationDay.station_id.in_(ids), StationDay.day >= p.first,
+               StationDay.day <= p.last).group_by(StationDay.day)).all()
 
 
 def wait_p90(row) -> object:
@@ -190,7 +212,7 @@ def service(places: list[Station], p: Period, by_town: list[Town] | None = None
     """Per station (or, given `by_town`, per town: a county's overview): the service lines
     and the 好差评 lines, then their totals."""
     ids = [s.id for s in places]
-    rows = {row.station_id: row for row in _sums(ids, p, StationDay.station_id)}
+    rows = {row.key: row for row in _sums(ids, p, "station")}
     service_lines, rating_lines = [], []
     if by_town is not None:
         per_town = defaultdict(list)
@@ -228,10 +250,15 @@ def trend(places: list[Station], p: Period) -> list[Line]:
     while day <= p.last:
         buckets[day] = [0, 0]
         day = (day + timedelta(days=32)).replace(day=1) if by_month else day + timedelta(days=7)
-    for row in _sums([s.id for s in places], p, StationDay.day):
-        bucket = buckets[start(row.day)]
-        bucket[0] += row.booked - row.walk_ins
-        bucket[1] += row.walk_ins
+    ids = [s.id for s in places]
+    if by_month:
+        points = [(row.key, row.booked, row.walk_ins) for row in _sums(ids, p, "time")]
+    else:
+        points = _daily(ids, p)
+    for when, booked, walk_ins in points:
+        bucket = buckets[start(when)]
+        bucket[0] += booked - walk_ins
+        bucket[1] += walk_ins
     return [Line(when.strftime("%Y-%m") if by_month else when.isoformat(),
                  {"booked": counted(b), "walk_ins": counted(w)})
             for when, (b, w) in buckets.items()]

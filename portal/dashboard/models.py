@@ -1,5 +1,6 @@
-"""One row per station and day: the day's service figures, summed by the nightly rollup so the
-dashboard adds up a few hundred rows instead of scanning a year of bookings."""
+"""One row per station and day, and per station and month: the service figures, summed by the
+nightly rollup so the dashboard adds up a few hundred rows instead of scanning a year of
+bookings."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -20,14 +21,9 @@ COUNTS = ("booked", "walk_ins", "accepted", "completed", "on_the_spot", "forward
           "callback_late", "rectify_on_time", "rectify_late")
 
 
-class StationDay(db.Model):
-    """The figures of the bookings *for* `day` at `station_id` (by the booked day), as they
-    stood when the rollup last ran; ratings and follow-ups count on their booking's day."""
+class _Figures:
+    """The summed columns, the same in the daily and the monthly rows."""
 
-    __tablename__ = "station_days"
-
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
-    day: Mapped[date] = mapped_column(primary_key=True, index=True)
     booked: Mapped[int] = mapped_column(default=0)  # every booking and walk-in not cancelled
     walk_ins: Mapped[int] = mapped_column(default=0)
     accepted: Mapped[int] = mapped_column(default=0)
@@ -59,3 +55,24 @@ class StationDay(db.Model):
     rectify_on_time: Mapped[int] = mapped_column(default=0)
     rectify_late: Mapped[int] = mapped_column(default=0)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StationDay(_Figures, db.Model):
+    """The figures of the bookings *for* `day` at `station_id` (by the booked day), as they
+    stood when the rollup last ran; ratings and follow-ups count on their booking's day."""
+
+    __tablename__ = "station_days"
+
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True, index=True)
+
+
+class StationMonth(_Figures, db.Model):
+    """The same sums per station and month (`month`: its first day), re-summed from
+    `station_days` whenever a day of it is: a quarter or a year adds up 12 rows a station,
+    not 365."""
+
+    __tablename__ = "station_months"
+
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True, index=True)

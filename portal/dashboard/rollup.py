@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from sqlalchemy import delete, func, insert, select
 
 from portal.booking.models import Booking
-from portal.dashboard.models import COUNTS, WAIT_EDGES, StationDay
+from portal.dashboard.models import COUNTS, WAIT_EDGES, StationDay, StationMonth
 from portal.desk.stats import Figures, count
 from portal.extensions import db
 from portal.ratings.models import FollowUp, Rating
@@ -73,10 +73,38 @@ def rollup(first: date, last: date, today: date) -> int:
     rows = [_row(station_id, day, f, dict(extra.get((station_id, day), {})))
             for (station_id, day), f in figures.items()]
     db.session.execute(delete(StationDay).where(StationDay.day >= first, StationDay.day <= last))
-    for start in range(0, len(rows), 2000):
-        db.session.execute(insert(StationDay), rows[start:start + 2000])
+    _insert(StationDay, rows)
+    _months(first, last)
     db.session.commit()
     return len(rows)
+
+
+def _insert(model, rows: list[dict]) -> None:
+    for start in range(0, len(rows), 2000):
+        db.session.execute(insert(model), rows[start:start + 2000])
+
+
+def _months(first: date, last: date) -> None:
+    """Re-sum every month that `first`…`last` touches from its days."""
+    month_first = first.replace(day=1)
+    month_last = last.replace(day=1)
+    following = (month_last + timedelta(days=32)).replace(day=1)
+    sums: dict[tuple[int, date], dict] = {}
+    now = utcnow()
+    names = (*COUNTS, "wait_minutes")
+    for row in db.session.execute(select(StationDay.station_id, StationDay.day, *(
+            getattr(StationDay, n) for n in names)).where(StationDay.day >= month_first,
+                                                           StationDay.day < following)):
+        key = (row.station_id, row.day.replace(day=1))
+        total = sums.get(key)
+        if total is None:
+            total = sums[key] = {"station_id": key[0], "month": key[1], "computed_at": now,
+                                 **dict.fromkeys(names, 0)}
+        for name in names:
+            total[name] += getattr(row, name)
+    db.session.execute(delete(StationMonth).where(StationMonth.month >= month_first,
+                                                  StationMonth.month <= month_last))
+    _insert(StationMonth, list(sums.values()))
 
 
 def nightly(today: date) -> int:
