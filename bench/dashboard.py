@@ -6,7 +6,8 @@ of bookings: ~395,000 past and 50,000 open), then:
   1. the rollup of the whole history (`flask dashboard rollup --all`), timed;
   2. in process, with the worker's kept tables emptied before each run (a miss, as after
      every nightly rollup): the tables of a month and of a year for the county (one line per
-     town) and for one town (one line per station), and the stations right now for one town;
+     town) and for one town (one line per station), computed and rendered as HTML; and the
+     stations right now for one town;
   3. against gunicorn (2 workers, loopback), one client: /dashboard/ for a month of the whole
      county, the same for one town, and the htmx fragment "right now" of one town — median
      and p95 (after the first request these are the kept tables plus the live "now" part).
@@ -16,6 +17,7 @@ Run: .venv/bin/python bench/dashboard.py [--requests 200] [--smoke]
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -43,15 +45,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
     parser.add_argument("--smoke", action="store_true", help="tiny data: the suite's check")
+    parser.add_argument("--keep", help="build the data in this folder and keep it (reused "
+                                       "when it already holds a database)")
     args = parser.parse_args()
     runs = 50
     if args.smoke:
         booking.smoke_sizes()
         args.requests, runs = 10, 3
-    data_dir = Path(tempfile.mkdtemp(prefix="tongban-dashboard-"))
+    data_dir = Path(args.keep or tempfile.mkdtemp(prefix="tongban-dashboard-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        demo_in(data_dir)
-        booking.build(data_dir)
+        if args.keep and (data_dir / "portal.db").exists():
+            os.environ["PORTAL_DATA_DIR"] = str(data_dir)
+        else:
+            demo_in(data_dir)
+            booking.build(data_dir)
         from portal import create_app
         from portal.dashboard import figures, rollup, views
         from portal.extensions import db
@@ -79,7 +87,7 @@ def main() -> None:
                                           ("a year, one town", year, town.id)):
                     def miss():
                         views._KEPT.clear()
-                        views._report(p, town_id, None)
+                        views._tables(p, town_id, None, views._report(p, town_id, None))
                     median, p95 = timed(miss, runs)
                     print(f"tables: {label:<34}{median:8.2f} {p95:8.2f}")
                 in_town = len(figures.stations(town.id, None))
@@ -109,7 +117,8 @@ def main() -> None:
         finally:
             server.stop()
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

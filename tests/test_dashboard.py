@@ -284,9 +284,11 @@ def test_every_footer_links_the_statements_and_they_say_what_they_promise(app, t
 
 def test_english_dashboard(clock, app, town):
     client = app.test_client()
+    assert "各站点办理情况" in parse(client.get("/dashboard/")).text()  # kept in Chinese first
     client.set_cookie("tb_lang", "en")
     page = parse(client.get("/dashboard/"))
     assert page.status == 200 and page.text("h1") == "Public dashboard"
+    assert "Service at each station" in page.text() and "各站点办理情况" not in page.text()
     assert "Period:" in page.text() and "样本不足" not in page.text()
 
 

@@ -6,9 +6,10 @@ import threading
 from datetime import date, datetime
 
 from cachetools import LRUCache
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from portal import exports
 from portal.dashboard import figures, rollup
@@ -44,31 +45,65 @@ def _choice():
     return form, p, town_id, station_id
 
 
-def _report(p, town_id, station_id) -> dict:
-    """Every table of the period, kept per worker until the rollup, a civility or a volunteer
-    change moves its stamp (the figures are the same for everyone)."""
-    key = (stamp("figures"), stamp("civility"), stamp("volunteer"), p, town_id, station_id,
-           str(get_locale()))
+def _kept(areas: tuple[str, ...], key: tuple, make):
+    """`make()`, kept per worker until a stamp of `areas` moves (the figures are the same for
+    everyone): the service tables until the rollup, civility's and volunteering's until a
+    change of theirs — a new report does not make the county's service tables again."""
+    key = (areas, *(stamp(area) for area in areas), *key, str(get_locale()))
     with _LOCK:
         kept = _KEPT.get(key)
-    if kept is not None:
-        return kept
-    places = figures.stations(town_id, station_id)
+    if kept is None:
+        kept = make()
+        with _LOCK:
+            _KEPT[key] = kept
+    return kept
+
+
+def _service(p, town_id, station_id) -> dict:
     towns = figures.towns()
     overview = towns if town_id is None and station_id is None and len(towns) > 1 else None
-    service, ratings, service_total, ratings_total = figures.service(places, p, overview)
+    places = [] if overview else figures.stations(town_id, station_id)
+    scope = figures.chosen(town_id, station_id)
+    service, ratings, service_total, ratings_total = figures.service(places, p, overview, scope)
+    return {"service": service + [service_total], "ratings": ratings + [ratings_total],
+            "trend": figures.trend(scope, p), "through": rollup.summed_through(),
+            "by_town": overview is not None}
+
+
+def _civility(p) -> dict:
     categories, departments, appeals = figures.civility(p)
+    return {"categories": categories, "departments": departments, "appeals": [appeals]}
+
+
+def _volunteering(p) -> dict:
     volunteering = figures.volunteers(p)
-    report = {
-        "service": service + [service_total], "ratings": ratings + [ratings_total],
-        "trend": figures.trend(places, p), "categories": categories,
-        "departments": departments, "appeals": [appeals], "teams": volunteering["teams"],
-        "stars": volunteering["stars"], "volunteering": [volunteering["summary"]],
-        "through": rollup.summed_through(), "by_town": overview is not None,
-    }
-    with _LOCK:
-        _KEPT[key] = report
-    return report
+    return {"teams": volunteering["teams"], "stars": volunteering["stars"],
+            "volunteering": [volunteering["summary"]]}
+
+
+def _report(p, town_id, station_id) -> dict:
+    """Every table of the period."""
+    return {**_kept(("figures",), (p, town_id, station_id),
+                    lambda: _service(p, town_id, station_id)),
+            **_kept(("civility",), (p,), lambda: _civility(p)),
+            **_kept(("volunteer",), (p,), lambda: _volunteering(p))}
+
+
+def _query(p, town_id, station_id) -> dict:
+    """The query that names this period and place (the tables' download links)."""
+    return {k: v for k, v in (("period", p.kind), ("date", p.first.isoformat()),
+                              ("town", town_id), ("station", station_id)) if v is not None}
+
+
+def _tables(p, town_id, station_id, report: dict) -> Markup:
+    """The tables as HTML, rendered once per worker for each period, place and language:
+    they are most of the page's work (a few hundred cells through the macros)."""
+    def make():
+        # Template.render, not render_template: no context processors, nothing about the
+        # visitor can reach what is shared.
+        return Markup(current_app.jinja_env.get_template("dashboard/_tables.html").render(
+            report=report, columns=COLUMNS, period=p, query=_query(p, town_id, station_id)))
+    return _kept(("figures", "civility", "volunteer"), ("html", p, town_id, station_id), make)
 
 
 def _now_lines(town_id, station_id) -> list[Line] | None:
@@ -83,7 +118,9 @@ def _now_lines(town_id, station_id) -> list[Line] | None:
 def index():
     """The whole dashboard: the stations now, service and ratings, civility, volunteers."""
     form, p, town_id, station_id = _choice()
-    return render("dashboard/index.html", form=form, period=p, report=_report(p, town_id, station_id),
+    report = _report(p, town_id, station_id)
+    return render("dashboard/index.html", form=form, period=p, report=report,
+                  tables=_tables(p, town_id, station_id, report),
                   now=_now_lines(town_id, station_id), columns=COLUMNS, moment=local_now(),
                   towns=figures.towns(),
                   town_id=town_id, station_id=station_id, printed=local_today(),
