@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
 from portal.dashboard.figures import PERIODS, Period, default_day, period
@@ -18,7 +19,8 @@ class DashboardForm(FlaskForm):
     class Meta:
         csrf = False
 
-    period = SelectField(_l("统计周期"), choices=list(PERIODS.items()), default="month",
+    period = SelectField(_l("统计周期"), choices=[SelectChoice(k, v) for k, v in PERIODS.items()],
+                         default="month",
                          validators=[Optional()])
     date = DateField(_l("包含这一天"), validators=[Optional()])
     town = SelectField(_l("镇"), coerce=str, validators=[Optional()])
@@ -26,8 +28,10 @@ class DashboardForm(FlaskForm):
 
     def __init__(self, formdata, towns, stations):
         super().__init__(formdata)
-        self.town.choices = [("", _l("全部"))] + [(str(t.id), t.name) for t in towns]
-        self.station.choices = [("", _l("全部"))] + [(str(s.id), s.name) for s in stations]
+        self.town.choices = [SelectChoice("", _l("全部"))] + [
+            SelectChoice(str(t.id), t.name) for t in towns]
+        self.station.choices = [SelectChoice("", _l("全部"))] + [
+            SelectChoice(str(s.id), s.name) for s in stations]
 
     def validate_date(self, field):
         if field.data and not EARLIEST <= field.data <= date.today() + timedelta(days=1):
