@@ -413,13 +413,18 @@ def test_the_catalogue_api_pages_and_answers_304_until_the_catalogue_changes(app
 
 
 def test_the_stations_api_gives_hours_coordinates_and_the_next_free_slot(app, town):
+    room = town.villages[5].station
+    for _ in range(2):
+        _case(room, local_today()).status = "checked_in"
+    db.session.commit()
     client = app.test_client()
     body = client.get(f"/api/v1/stations?town={town.id}").get_json()
     assert body["total"] == len(town.stations) == 19
     centre = body["items"][0]
     assert centre["kind"] == "centre" and centre["latitude"] is not None
     assert centre["hours"]["mon"] and all(len(p) == 2 for p in centre["hours"]["mon"])
-    assert centre["next_free"] is not None
+    assert centre["next_free"] is not None and centre["waiting"] == 0
+    assert {s["id"]: s["waiting"] for s in body["items"]}[room.id] == 2
     assert "clerk" not in str(body) and "13800000101" not in str(body)
 
 
