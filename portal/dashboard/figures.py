@@ -63,17 +63,14 @@ class Period:
     first: date
     last: date  # the period's last day, or yesterday if it is still running
 
-    @property
-    def key(self) -> str:
-        """How the period is written in a URL: the kind and its first day."""
-        return f"{self.kind}:{self.first.isoformat()}"
 
-
-def default_day(today: date) -> date:
-    """Without a chosen day: yesterday, or the day before this month's first when the month
-    is less than a week old (the page opens on a month with something in it)."""
+def default_day(today: date, kind: str = "month") -> date:
+    """Without a chosen day: yesterday, or the day before its period's first when that
+    period has less than a week behind it (the page opens on a period with something in it)."""
     yesterday = today - timedelta(days=1)
-    return yesterday if yesterday.day >= 7 else yesterday.replace(day=1) - timedelta(days=1)
+    running = period(kind, yesterday, today)
+    return yesterday if (running.last - running.first).days >= 6 else \
+        running.first - timedelta(days=1)
 
 
 def period(kind: str, day: date, today: date | None) -> Period:

@@ -41,7 +41,8 @@ class DashboardForm(FlaskForm):
         """The period and the town and station ids; a field with an error counts as unset."""
         kind = self.period.data if self.period.data in PERIODS and not self.period.errors \
             else "month"
-        day = self.date.data if self.date.data and not self.date.errors else default_day(today)
+        day = self.date.data if self.date.data and not self.date.errors \
+            else default_day(today, kind)
         town = None if self.town.errors else to_int(self.town.data)
         station = None if self.station.errors else to_int(self.station.data)
         return period(kind, day, today), town, station
