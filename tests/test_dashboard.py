@@ -163,7 +163,7 @@ def test_without_a_day_the_page_opens_on_a_month_with_something_in_it():
     assert figures.default_day(date(2026, 11, 24)) == date(2026, 11, 23)
     assert figures.default_day(date(2026, 12, 2)) == date(2026, 11, 30)
     assert figures.default_day(date(2026, 11, 24), "week") == date(2026, 11, 22)  # a Tuesday
-    assert figures.default_day(date(2026, 11, 29), "week") == date(2026, 11, 28)
+    assert figures.default_day(date(2026, 11, 30), "week") == date(2026, 11, 29)  # a Monday
     assert figures.default_day(date(2026, 11, 24), "year") == date(2026, 11, 23)
 
 
