@@ -87,12 +87,14 @@ def main() -> None:
                                           ("a year, one town", year, town.id)):
                     def miss():
                         views._KEPT.clear()
-                        views._tables(p, town_id, None, views._report(p, town_id, None))
+                        choice = views.Choice(None, p, town_id, None, figures.towns(), [])
+                        views._tables(p, town_id, None, views._report(choice))
                     median, p95 = timed(miss, runs)
                     print(f"tables: {label:<34}{median:8.2f} {p95:8.2f}")
                 in_town = len(figures.stations(town.id, None))
                 for label, town_id in ((f"one town ({in_town} stations)", town.id),):
-                    median, p95 = timed(lambda: views._now_lines(town_id, None), runs)
+                    median, p95 = timed(lambda: figures.now(figures.stations(town_id, None)),
+                                        runs)
                     print(f"right now: {label:<31}{median:8.2f} {p95:8.2f}")
             db.session.remove()
 

@@ -96,6 +96,8 @@ def public_pages(data_dir: Path) -> dict[str, str]:
             "volunteer list": "/volunteer/",
             "an activity": f"/volunteer/activities/{activity.id}",
             "micro-wishes": "/volunteer/wishes/",
+            "dashboard": "/dashboard/",
+            "dashboard now (htmx)": "/dashboard/now",
             "kiosk": "/kiosk/",
         }
 

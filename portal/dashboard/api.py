@@ -37,8 +37,7 @@ def _etag(*areas: str, minute: bool = False) -> str:
 
 
 def _page(query, serialise, etag: str, max_age: int = 300):
-    """One page of `query`'s rows, each through `serialise` (or, if it has `many`, the page's
-    rows at once through `serialise.many`)."""
+    """One page of `query`'s rows, through `serialise` (the page's rows → their dicts)."""
     response = jsonify({})
     response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
@@ -52,8 +51,7 @@ def _page(query, serialise, etag: str, max_age: int = 300):
     body = {"page": page.page, "per_page": per_page, "pages": page.pages, "total": page.total,
             "next": public_url(request.endpoint, **args, page=page.next_num)
             if page.has_next else None,
-            "items": [serialise(row) for row in page.items] if not hasattr(serialise, "many")
-            else serialise.many(page.items)}
+            "items": serialise(page.items)}
     response.set_data(jsonify(body).get_data())
     return response
 
@@ -75,17 +73,14 @@ def catalogue():
     query = select(ServiceItem).where(ServiceItem.active.is_(True)).options(
         selectinload(ServiceItem.category), selectinload(ServiceItem.materials)).order_by(
         ServiceItem.position, ServiceItem.id)
-    return _page(query, _item, _etag("catalogue"))
+    return _page(query, lambda items: [_item(i) for i in items], _etag("catalogue"))
 
 
-class _Stations:
+def _stations(stations: list[Station]) -> list[dict]:
     """A page of stations with today's load (people waiting and in hand now, the next free
     online slot: the dashboard's "right now", one query for the page)."""
-
-    @staticmethod
-    def many(stations: list[Station]) -> list[dict]:
-        load = {line.station_id: line.cells for line in figures.now(stations)}
-        return [_station(station, load[station.id]) for station in stations]
+    load = {line.station_id: line.cells for line in figures.now(stations)}
+    return [_station(station, load[station.id]) for station in stations]
 
 
 def _station(station: Station, load: dict) -> dict:
@@ -108,7 +103,7 @@ def stations():
     town = to_int(request.args.get("town"), 1, 2**31)
     if town:
         query = query.where(Station.town_id == town)
-    return _page(query, _Stations, _etag("places", minute=True), max_age=60)
+    return _page(query, _stations, _etag("places", minute=True), max_age=60)
 
 
 def _notice(notice: Notice) -> dict:
@@ -125,4 +120,5 @@ def _notice(notice: Notice) -> dict:
 def notices():
     """Published notices whose time has come, the newest first (the policy library's fields)."""
     query = live_query().order_by(Notice.published_on.desc(), Notice.id.desc())
-    return _page(query, _notice, _etag("notices", minute=True))
+    return _page(query, lambda notices: [_notice(n) for n in notices],
+                 _etag("notices", minute=True))

@@ -242,9 +242,9 @@ def service(places: list[Station], p: Period, by_town: list[Town] | None = None,
         Line(label, _rating_cells(total), total=True)
 
 
-def trend(places, p: Period) -> list[Line]:
+def trend(ids, p: Period) -> list[Line]:
     """Bookings and walk-ins per week (Monday first) of a week or a month, per month of a
-    quarter or a year; every station summed. `places`: stations, or a statement of ids."""
+    quarter or a year; the stations `ids` (a statement: `chosen`) summed."""
     by_month = p.kind in ("quarter", "year")
 
     def start(day: date) -> date:
@@ -255,7 +255,6 @@ def trend(places, p: Period) -> list[Line]:
     while day <= p.last:
         buckets[day] = [0, 0]
         day = (day + timedelta(days=32)).replace(day=1) if by_month else day + timedelta(days=7)
-    ids = places if not isinstance(places, list) else [s.id for s in places]
     if by_month:
         points = [(row.key, row.booked, row.walk_ins)
                   for row in _sums(ids, p, "time", only=("booked", "walk_ins"))]

@@ -3,6 +3,7 @@ at a stable URL (`/dashboard/<table>.csv?period=month&date=2026-11-01`)."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from cachetools import LRUCache
@@ -34,15 +35,38 @@ _KEPT: LRUCache = LRUCache(maxsize=256)
 _LOCK = threading.Lock()
 
 
-def _choice():
+@dataclass
+class Choice:
+    """What the visitor asked for, read once a request: the form, the period, the town and
+    station (ids), every town, and the stations of the town asked for."""
+
+    form: DashboardForm
+    period: figures.Period
+    town_id: int | None
+    station_id: int | None
+    towns: list
+    stations: list
+
+    @property
+    def now(self) -> list[Line] | None:
+        """The stations right now; None for a county's overview (a town is to be chosen
+        first: nobody walks to a station in another town)."""
+        if self.town_id is None and self.station_id is None and len(self.towns) > 1:
+            return None
+        return figures.now([s for s in self.stations
+                            if self.station_id is None or s.id == self.station_id])
+
+
+def _choice() -> Choice:
     towns = figures.towns()
-    # The station list of the town asked for (of the only town; none for a whole county).
+    # The station list of the town asked for (of the only town; none for a whole county):
+    # the form's choices, so a station chosen is always one of these.
     town_asked = arg_id("town") if len(towns) > 1 else (towns[0].id if towns else None)
-    form = DashboardForm(request.args, towns,
-                         figures.stations(town_asked, None) if town_asked else [])
+    stations = figures.stations(town_asked, None) if town_asked else []
+    form = DashboardForm(request.args, towns, stations)
     form.validate()
     p, town_id, station_id = form.chosen(local_today())
-    return form, p, town_id, station_id
+    return Choice(form, p, town_id, station_id, towns, stations)
 
 
 def _kept(areas: tuple[str, ...], key: tuple, make):
@@ -59,8 +83,7 @@ def _kept(areas: tuple[str, ...], key: tuple, make):
     return kept
 
 
-def _service(p, town_id, station_id) -> dict:
-    towns = figures.towns()
+def _service(p, town_id, station_id, towns) -> dict:
     overview = towns if town_id is None and station_id is None and len(towns) > 1 else None
     places = [] if overview else figures.stations(town_id, station_id)
     scope = figures.chosen(town_id, station_id)
@@ -81,10 +104,11 @@ def _volunteering(p) -> dict:
             "volunteering": [volunteering["summary"]]}
 
 
-def _report(p, town_id, station_id) -> dict:
+def _report(choice: Choice) -> dict:
     """Every table of the period."""
+    p, town_id, station_id = choice.period, choice.town_id, choice.station_id
     return {**_kept(("figures",), (p, town_id, station_id),
-                    lambda: _service(p, town_id, station_id)),
+                    lambda: _service(p, town_id, station_id, choice.towns)),
             **_kept(("civility",), (p,), lambda: _civility(p)),
             **_kept(("volunteer",), (p,), lambda: _volunteering(p))}
 
@@ -106,34 +130,25 @@ def _tables(p, town_id, station_id, report: dict) -> Markup:
     return _kept(("figures", "civility", "volunteer"), ("html", p, town_id, station_id), make)
 
 
-def _now_lines(town_id, station_id) -> list[Line] | None:
-    """The stations right now; None for a county's overview (a town is to be chosen first:
-    nobody walks to a station in another town)."""
-    if town_id is None and station_id is None and len(figures.towns()) > 1:
-        return None
-    return figures.now(figures.stations(town_id, station_id))
-
-
 @bp.route("/")
 def index():
     """The whole dashboard: the stations now, service and ratings, civility, volunteers."""
-    form, p, town_id, station_id = _choice()
-    report = _report(p, town_id, station_id)
-    return render("dashboard/index.html", form=form, period=p, report=report,
-                  tables=_tables(p, town_id, station_id, report),
-                  now=_now_lines(town_id, station_id), columns=COLUMNS, moment=local_now(),
-                  towns=figures.towns(),
-                  town_id=town_id, station_id=station_id, printed=local_today(),
-                  periods=figures.PERIODS), form_status(form)
+    choice = _choice()
+    report = _report(choice)
+    return render("dashboard/index.html", form=choice.form, period=choice.period, report=report,
+                  tables=_tables(choice.period, choice.town_id, choice.station_id, report),
+                  now=choice.now, moment=local_now(), towns=choice.towns,
+                  town_id=choice.town_id, station_id=choice.station_id, printed=local_today(),
+                  periods=figures.PERIODS), form_status(choice.form)
 
 
 @bp.route("/now")
 def now():
     """Only the stations right now (the dashboard's part that refreshes itself every 30 s)."""
-    _form, _p, town_id, station_id = _choice()
-    return render("dashboard/now.html", "dashboard/_now.html", now=_now_lines(town_id, station_id),
-                  moment=local_now(), town_id=town_id, station_id=station_id,
-                  towns=figures.towns())
+    choice = _choice()
+    return render("dashboard/now.html", "dashboard/_now.html", now=choice.now,
+                  moment=local_now(), town_id=choice.town_id, station_id=choice.station_id,
+                  towns=choice.towns)
 
 
 def _plain(value):
@@ -150,9 +165,9 @@ def _plain(value):
 def table(table: str, kind: str):
     """One table as open data. JSON: `{"period", "first", "last", "columns", "rows"}`, null
     where the figure is held back (fewer than 5 people) or has no value; CSV: 样本不足 there."""
-    _form, p, town_id, station_id = _choice()
-    lines = (_now_lines(town_id, station_id) or []) if table == "now" else \
-        _report(p, town_id, station_id)[table]
+    choice = _choice()
+    p = choice.period
+    lines = (choice.now or []) if table == "now" else _report(choice)[table]
     columns = COLUMNS[table]
     if kind == "json":
         response = jsonify({

@@ -65,14 +65,18 @@ def _waiting_before(signup: SignUp) -> int:
             (SignUp.queued_at == signup.queued_at) & (SignUp.id < signup.id))))
 
 
+def _my_signup(activity: Activity, volunteer: Volunteer | None) -> SignUp | None:
+    return volunteer and db.session.scalar(select(SignUp).where(
+        SignUp.activity_id == activity.id, SignUp.volunteer_id == volunteer.id))
+
+
 @bp.route("/activities/<int:activity_id>")
 @cached_page("volunteer", "places", "people")
 def activity(activity_id: int):
     """One activity: what, where, when, places left — and my place or waitlist position."""
     found = db.session.get(Activity, activity_id) or abort(404)
     volunteer = access.volunteer_of(current_user)
-    mine = volunteer and db.session.scalar(select(SignUp).where(
-        SignUp.activity_id == found.id, SignUp.volunteer_id == volunteer.id))
+    mine = _my_signup(found, volunteer)
     position = _waiting_before(mine) + 1 if mine and mine.status == "waitlisted" else None
     now = local_now()
     return render("volunteer/activity.html", activity=found, volunteer=volunteer, mine=mine,
@@ -84,10 +88,9 @@ def activity(activity_id: int):
 def calendar_file(activity_id: int):
     """The activity as a calendar event; for a volunteer signed up, with the check-in code."""
     found = db.session.get(Activity, activity_id) or abort(404)
-    volunteer = access.volunteer_of(current_user)
-    mine = volunteer and db.session.scalar(select(SignUp).where(
-        SignUp.activity_id == found.id, SignUp.volunteer_id == volunteer.id,
-        SignUp.status.in_(("confirmed", "waitlisted"))))
+    mine = _my_signup(found, access.volunteer_of(current_user))
+    if mine and mine.status not in ("confirmed", "waitlisted"):
+        mine = None  # cancelled: the file says nothing about it
     station = found.station
     lines = [_("组织团队：%(team)s", team=found.team.name)]
     if found.bring:
