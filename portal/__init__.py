@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_security_headers(app)
     register_template_helpers(app)
     register_static_files(app)
+    register_screen_polls(app)
     return app
 
 
@@ -65,6 +66,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.dashboard.api import bp as api
     from portal.dashboard.views import bp as dashboard
     from portal.desk.views import bp as desk
+    from portal.kiosk.hall import bp as hall
     from portal.kiosk.views import bp as kiosk
     from portal.kiosk.views import enforce_idle_reset
     from portal.main.views import bp as main
@@ -76,9 +78,9 @@ def register_blueprints(app: Flask) -> None:
     from portal.volunteer.manage import bp as coordinate
     from portal.volunteer.views import bp as volunteer
 
-    for blueprint in (main, accounts, kiosk, admin, booking, desk, ratings, follow_ups, notices,
-                      editor, search, civility, moderate, department, volunteer, coordinate,
-                      dashboard, api):
+    for blueprint in (main, accounts, kiosk, hall, admin, booking, desk, ratings, follow_ups,
+                      notices, editor, search, civility, moderate, department, volunteer,
+                      coordinate, dashboard, api):
         app.register_blueprint(blueprint)
     enforce_idle_reset(app)
     allow_large_uploads(app)
@@ -118,6 +120,11 @@ def register_security_headers(app: Flask) -> None:
 def register_static_files(app: Flask) -> None:
     from portal.static_files import serve
     serve(app, asset_dir("static"))
+
+
+def register_screen_polls(app: Flask) -> None:
+    from portal.kiosk.hall import serve_screen_polls
+    serve_screen_polls(app)
 
 
 def register_template_helpers(app: Flask) -> None:

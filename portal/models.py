@@ -9,6 +9,7 @@ from portal.booking.models import (  # noqa: F401
     ServiceCategory,
     ServiceItem, SlotUsage,
 )
+from portal.desk.models import Ticket, TicketCounter  # noqa: F401
 from portal.notifications import Message  # noqa: F401
 from portal.ratings.models import FollowUp, Rating  # noqa: F401
 from portal.notices.models import Notice, NoticeAttachment, NoticeRevision  # noqa: F401

@@ -31,6 +31,7 @@ from flask import current_app, g, has_request_context, make_response, request, s
 from flask.globals import request_ctx
 from flask_babel import get_locale
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import BigInteger, String, event, inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -65,17 +66,18 @@ AREAS: dict[str, str | None] = {
     # Who people are: names shown on public pages (a team's leader, say) come from here.
     **dict.fromkeys(("users", "user_roles"), "people"),
     **dict.fromkeys(("bookings", "booking_events", "slot_usage", "open_booking_counts",
-                     "material_checks", "home_visit_requests", "ratings", "follow_ups",
-                     "login_sessions", "known_devices", "messages", "deliveries", "job_runs",
-                     "audit_events", "search_outbox", "search_documents", "content_stamps",
-                     "alembic_version"), None),
+                     "material_checks", "home_visit_requests", "tickets", "ticket_counters",
+                     "ratings", "follow_ups", "login_sessions", "known_devices", "messages",
+                     "deliveries", "job_runs", "audit_events", "search_outbox",
+                     "search_documents", "content_stamps", "alembic_version"), None),
 }
 
 
 # Columns that change with no page of the cache showing them: a booking moves its station's
-# usage version (the booking pages key on that version themselves), which is no change to the
-# places area. Writing only these leaves the stamps as they are.
-QUIET_COLUMNS = {"stations": frozenset({"usage_version"})}
+# usage version (the booking pages key on that version themselves) and a desk step its queue
+# version (the desk's kept rows key on it), which is no change to the places area. Writing
+# only these leaves the stamps as they are.
+QUIET_COLUMNS = {"stations": frozenset({"usage_version", "queue_version"})}
 
 
 class ContentStamp(db.Model):
@@ -255,3 +257,25 @@ def _forget(session, transaction) -> None:
 def register(app) -> None:
     """Each app its own pages (tests run many apps, on many databases, in one process)."""
     app.extensions["tongban.pages"] = _Pages(app.config["PAGE_CACHE_BYTES"])
+    app.extensions["tongban.parts"] = _Pages(app.config["PAGE_CACHE_BYTES"] // 8)
+
+
+# -- parts of pages ------------------------------------------------------------------------------
+
+def kept_part(key: tuple, make) -> Markup:
+    """A part of a page (HTML) this worker keeps under `key`, which must hold everything the
+    part is made of (versions, the minute, the language): `make()` renders it on a miss. For
+    parts many people poll at once — a station's queue on every desk, a hall's calls on every
+    screen — rendered without context processors, so nothing of a person enters."""
+    parts = current_app.extensions["tongban.parts"]
+    entry = parts.get(key)
+    if entry is None:
+        entry = (None, Markup(make()))  # (sized by its second item, as the pages are)
+        parts.put(key, entry)
+    return entry[1]
+
+
+def kept_part_if_any(key: tuple) -> Markup | None:
+    """The part kept under `key`, if this worker has made it."""
+    entry = current_app.extensions["tongban.parts"].get(key)
+    return entry[1] if entry is not None else None

@@ -27,7 +27,9 @@ def normalise(raw: str | None) -> str:
 
 
 def from_scan(text: str) -> str:
-    """The code from what was typed or scanned: a code, or a status page URL ending in one."""
-    normal = normalise(text.rsplit("/bookings/", 1)[-1].split("?")[0])
+    """The code from what was typed or scanned: a code, or a page's URL ending in one (a
+    booking's status page, a ticket's page: the QR codes on slips and tickets)."""
+    path = text.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    normal = normalise(path.rsplit("/", 1)[-1])
     match = _IN_TEXT.search(normal)
     return match.group(1) if match else normal

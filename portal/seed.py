@@ -59,6 +59,7 @@ def seed_demo() -> str:
     from portal.booking.catalogue import load_catalogue
     from portal.booking.demo import seed_bookings
     from portal.civility.demo import seed_civility
+    from portal.desk.demo import seed_hall
     from portal.notices.demo import seed_notices
     from portal.volunteer.demo import seed_volunteer
 
@@ -72,6 +73,7 @@ def seed_demo() -> str:
     db.session.commit()
     items = load_catalogue()
     bookings = seed_bookings(town)
+    seed_hall(town)
     notices = seed_notices()
     search.drain()  # the catalogue and the notices, searchable at once
     reports = seed_civility(db.session.scalar(select(User).where(User.phone == "13800000002")))

@@ -22,7 +22,7 @@ def admin(auth, town):
 def hours_data(station, **overrides):
     data = {"name": station.name, "address": station.address, "phone": station.phone,
             "active": "y", "slot_minutes": "30", "capacity_online": "2", "capacity_phone": "1",
-            "capacity_walkin": "1"}
+            "capacity_walkin": "1", "windows": "2"}
     for day in range(7):
         am, pm = (("08:30", "12:00"), ("14:00", "17:30")) if day < 5 else (("", ""), ("", ""))
         data |= {f"hours-{day}-am_opens": am[0], f"hours-{day}-am_closes": am[1],
@@ -127,14 +127,17 @@ def test_a_new_town_gets_its_service_centre(client, forms, admin, town):
     assert [(s.kind, s.name) for s in new.stations] == [("centre", "新河镇政务服务中心")]
 
 
-def test_admin_sets_capacity_by_channel(client, forms, admin, town):
+def test_admin_sets_capacity_by_channel_and_the_halls_windows(client, forms, admin, town):
     station = town.stations[2]
     response = forms.post(f"/admin/stations/{station.id}", hours_data(
-        station, slot_minutes="20", capacity_online="3", capacity_phone="2", capacity_walkin="0"))
+        station, slot_minutes="20", capacity_online="3", capacity_phone="2", capacity_walkin="0",
+        windows="3"))
     assert response.status_code == 302
     db.session.refresh(station)
     assert (station.slot_minutes, station.capacity("online"), station.capacity("phone"),
-            station.capacity("walkin")) == (20, 3, 2, 0)
+            station.capacity("walkin"), station.windows) == (20, 3, 2, 0, 3)
+    assert forms.post(f"/admin/stations/{station.id}", hours_data(
+        station, windows="0")).status_code == 422
 
 
 def test_availability_follows_hour_changes_at_once(client, forms, admin, town, page):

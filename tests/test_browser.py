@@ -603,6 +603,93 @@ def test_a_waitlisted_volunteer_is_promoted_checked_in_and_out_and_certified(pho
         phone.emulate_media(media="screen")
 
 
+DISPLAY = {"width": 1920, "height": 1080}
+
+
+def test_the_station_hall_a_ticket_a_call_the_screen_and_the_phone(phone, desk_pc, kiosk,
+                                                                   browser, server):
+    """At 西河村 on a Tuesday morning: the clerk sets up the hall's kiosk; a walk-in takes a
+    ticket there (1080×1920) and follows it on a phone (375 px); a booked resident checks in
+    by scanning the QR of the booking; the clerk presses 叫号; the calling screen (1920×1080)
+    shows the number and the walk-in's phone says it is their turn. Numbers only."""
+    import time_machine
+
+    from tests.conftest import TUESDAY_MORNING
+    with time_machine.travel(TUESDAY_MORNING, tick=True):
+        desk_pc.goto("/services/JY-001")  # a resident books at 西河村 for today, as a guest
+        desk_pc.get_by_role("link", name="预约办理").click()
+        desk_pc.locator(".choice-list a.choice", has_text="西河村").click()
+        desk_pc.locator(".day-list a.choice").first.click()
+        desk_pc.locator(".slot-grid a.choice").first.click()
+        desk_pc.get_by_label("姓名").fill("孙阿姨")
+        desk_pc.get_by_label("手机号码").fill("137 3333 4444")
+        desk_pc.get_by_role("button", name="确认预约").click()
+        desk_pc.wait_for_url(re.compile(r"/confirmation$"))
+        ref = desk_pc.locator(".ref").inner_text().strip()
+
+        kiosk.goto("/kiosk/")  # the station's clerk sets the kiosk up, then leaves it
+        sign_in_as(kiosk, "13800000102")
+        kiosk.goto("/kiosk/setup")
+        station, = kiosk.get_by_label("这台自助终端所在的服务站").select_option(
+            label="西河村便民服务站")
+        kiosk.get_by_role("button", name="保存").click()
+        kiosk.wait_for_url(re.compile(r"/kiosk/ticket$"))
+        kiosk.get_by_role("button", name="结束使用，清除我的信息").click()
+        kiosk.wait_for_url(re.compile(r"/kiosk/$"))
+
+        kiosk.locator(".kiosk-tile", has_text="取号排队").click()  # a walk-in
+        kiosk.get_by_role("link", name="现场取号").click()
+        kiosk.get_by_label("事项").select_option(label="城乡居民基本医疗保险参保登记")
+        kiosk.get_by_label("姓名").fill("刘大爷")
+        kiosk.get_by_label("手机号码").fill("137 2222 3333")
+        kiosk.get_by_role("button", name="取号").click()
+        kiosk.wait_for_url(re.compile(r"/tickets/\w+$"))
+        expect(kiosk.locator("h1")).to_have_text("A001")
+        walk_in = kiosk.url
+        shot(kiosk, "hall-ticket-kiosk-1080")
+        assert serious_violations(kiosk) == []
+
+        kiosk.goto("/kiosk/ticket")  # the booked resident scans the booking's QR code
+        kiosk.get_by_label("预约编号，或扫描预约单、排队号上的二维码").fill(f"{server}/bookings/{ref}")
+        kiosk.keyboard.press("Enter")
+        kiosk.wait_for_url(re.compile(r"/tickets/\w+$"))
+        expect(kiosk.locator("h1")).to_have_text("B001")
+        assert "刘大爷" not in kiosk.content() and "孙阿姨" not in kiosk.content()
+
+        phone.goto(walk_in)  # the walk-in scanned the printed ticket with a phone
+        expect(phone.locator(".ticket-state")).to_contain_text("下一位就是您")
+        shot(phone, "hall-ticket-waiting-375")
+        assert serious_violations(phone) == []
+
+        sign_in_as(desk_pc, "13800000102")  # 赵磊 at window 2 presses 叫号
+        desk_pc.goto("/desk/")
+        desk_pc.get_by_label("我的窗口").select_option(label="2号窗口")
+        desk_pc.get_by_role("button", name="设定").click()
+        desk_pc.get_by_role("button", name="叫号（下一位）").click()
+        expect(desk_pc.locator(".notice-success")).to_contain_text("已呼叫 A001 到2号窗口")
+        expect(desk_pc.locator(".calling")).to_contain_text("刘大爷")  # the clerk sees who
+        shot(desk_pc, "hall-desk-calling")
+
+        screen = browser.new_context(viewport=DISPLAY, base_url=server, locale="zh-CN",
+                                     timezone_id="Asia/Shanghai").new_page()
+        screen.goto(f"/stations/{station}/display")
+        expect(screen.locator(".display-number")).to_have_text("A001")
+        expect(screen.locator(".display-window")).to_contain_text("到2号窗口")
+        assert "刘大爷" not in screen.content() and "3333" not in screen.content()
+        shot(screen, "hall-display-1920")
+        assert serious_violations(screen) == []
+
+        # The walk-in's phone updates itself (every 5 s): it is their turn.
+        expect(phone.locator(".ticket-state")).to_contain_text("轮到您了", timeout=12_000)
+        expect(phone.locator(".ticket-state")).to_contain_text("请到2号窗口")
+        shot(phone, "hall-ticket-called-375")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+        desk_pc.get_by_role("button", name="叫号（下一位）").click()  # window 2 still calls A001
+        expect(desk_pc.locator(".notice-error")).to_contain_text("正在呼叫A001")
+        screen.context.close()
+
+
 LOOKS = {  # name → (viewport, cookies)
     "375": (PHONE, {}),
     "elder-375": (PHONE, {"tb_elder": "1"}),

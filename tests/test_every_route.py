@@ -27,7 +27,9 @@ from portal.booking import service
 from portal.booking.models import Booking, ServiceItem
 from portal.civility import workflow as civility
 from portal.civility.models import Appeal, Issue, Photo, Report
+from portal.desk.models import Ticket
 from portal.extensions import db
+from portal.kiosk.views import HALL_COOKIE, hall_token
 from portal.notices.models import Notice, NoticeAttachment, NoticeRevision
 from portal.places.models import Station, Town, Village
 from portal.ratings.models import FollowUp
@@ -98,7 +100,29 @@ def _extras() -> None:
     from portal.deliveries import Delivery  # one failed SMS: its resend form is walked too
     failed = db.session.scalar(select(Delivery).order_by(Delivery.id))
     failed.status, failed.last_error = "failed", "isv.MOBILE_NUMBER_ILLEGAL"
+    _hall()
     db.session.commit()
+
+
+def _hall() -> None:
+    """At the demo clerk's station today, a ticket called to window 1 and a skipped one (on
+    any day, the station open or not), so the calling panel shows every button."""
+    from datetime import time
+
+    from portal import refs
+    from portal.desk import tickets
+    from portal.timeutil import local_today, utcnow
+    clerk = db.session.scalar(select(User).where(User.phone == ROLES["clerk"]))
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-001"))
+    for n, status in enumerate(("called", "skipped")):
+        booking = Booking(ref=refs.new_code(), item=item, station_id=clerk.station_id,
+                          day=local_today(), starts=time(8, 30), ends=time(9), channel="walkin",
+                          status="checked_in", name="叫号演示", phone=f"1370009{n:04d}",
+                          checked_in_at=utcnow())
+        db.session.add(booking)
+        db.session.flush()
+        ticket = tickets.issue(booking, priority=False, actor_id=None)
+        ticket.status, ticket.window, ticket.called_at = status, 1, utcnow()
 
 
 # -- every GET route ------------------------------------------------------------------------------
@@ -122,6 +146,7 @@ def _values() -> dict[str, list]:
         "town_id": [_first(Town)], "user_id": [_first(User, User.phone == "13800000101")],
         "village_id": [_first(Village)], "wish_id": [_first(Wish)],
         "number": [_first(Issue, column=Issue.number)], "filename": ["css/portal.css"],
+        "ticket": [_first(Ticket, column=Ticket.code)],
     }
 
 
@@ -171,6 +196,9 @@ def _client(app, role: str):
     if phone:
         response = Forms(client).post("/login", {"phone": phone, "password": DEMO_PASSWORD})
         assert response.status_code == 302, (role, response.status_code)
+    if role == "clerk":  # at window 1: the calling panel shows its buttons
+        assert Forms(client).post("/desk/window", {"window": "1"},
+                                  token_from="/desk/").status_code == 302
     return client
 
 
@@ -211,6 +239,7 @@ def walk(app, errors) -> Walked:
     for role in ROLES:
         client = walked.clients[role] = _client(app, role)
         kiosk_client = walked.kiosks[role] = app.test_client()
+        kiosk_client.set_cookie(HALL_COOKIE, hall_token(_first(Station)))  # a set-up kiosk
         pages = walked.pages[role] = {}
         for url in urls:
             kiosk = url.startswith("/kiosk")  # would turn this browser into a kiosk
@@ -233,6 +262,10 @@ def test_every_get_route_answers_every_role_without_a_server_error(demo, errors)
     assert "/desk/" in pages["clerk"] and "/desk/" not in pages["resident"]
     assert "/admin/" in pages["admin"] and "/volunteer/manage/hours" in pages["coordinator"]
     assert "/editor/notices" in pages["editor"]
+    # …and the hall's forms: the calling panel's buttons, the kiosk's ticket machine.
+    assert all(path in pages["clerk"]["/desk/"] for path in (
+        "/desk/call", "/recall", "/skip", "/transfer", "/requeue"))
+    assert 'action="/kiosk/ticket"' in pages["anonymous"]["/kiosk/ticket"]
 
 
 # -- every form, hostile values ---------------------------------------------------------------------

@@ -99,6 +99,8 @@ class StationForm(FlaskForm):
         InputRequired(_l("请填写人数")), NumberRange(0, 50, message=_l("人数在0到50之间"))])
     capacity_walkin = IntegerField(_l("每个时段留给现场来办的人数"), validators=[
         InputRequired(_l("请填写人数")), NumberRange(0, 50, message=_l("人数在0到50之间"))])
+    windows = IntegerField(_l("办事窗口数（叫号屏上的1号、2号……窗口）"), validators=[
+        InputRequired(_l("请填写窗口数")), NumberRange(1, 99, message=_l("窗口数在1到99之间"))])
     hours = FieldList(FormField(DayHours), min_entries=7, max_entries=7)
 
 

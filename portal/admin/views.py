@@ -129,13 +129,14 @@ def station(station_id: int):
         station.capacity_online = form.capacity_online.data
         station.capacity_phone = form.capacity_phone.data
         station.capacity_walkin = form.capacity_walkin.data
+        station.windows = form.windows.data
         station.periods = [OpeningPeriod(weekday=day, opens=a, closes=b)
                            for day, entry in enumerate(form.hours.entries)
                            for a, b in entry.form.periods()]
         return _saved(station, "station.saved", url_for("admin.station", station_id=station.id),
                       active=station.active, slot_minutes=station.slot_minutes,
                       capacity=[station.capacity_online, station.capacity_phone,
-                                station.capacity_walkin], **before)
+                                station.capacity_walkin], windows=station.windows, **before)
     return render("admin/station.html", form=form, station=station,
                   closed_form=ClosedDayForm(prefix="closed"), weekday_names=WEEKDAY_NAMES,
                   today=local_today()), form_status(form)

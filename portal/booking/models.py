@@ -38,9 +38,13 @@ EVENT_LABELS = {
     "accept": _l("受理"), "start": _l("开始办理"), "complete": _l("办结"), "return": _l("退回补正"),
     "resume": _l("材料补齐，继续办理"), "reject": _l("不予办理"), "forward": _l("转镇政务服务中心"),
     "no_show": _l("未到场"), "proxy": _l("登记代办人"), "rate": _l("居民评价"),
+    # The station hall (desk.tickets): the ticket and its calls.
+    "ticket": _l("取号"), "call": _l("叫号"), "recall": _l("重呼"), "skip": _l("过号"),
+    "transfer": _l("转窗"), "requeue": _l("过号后重新排队"),
 }
 # Notes the resident sees on the status page (the others are the staff's own notes).
-PUBLIC_NOTES = ("move", "return", "reject")
+PUBLIC_NOTES = ("move", "return", "reject", "ticket", "call", "recall", "skip", "transfer",
+                "requeue")
 
 _OPEN_SQL = f"status IN {OPEN_STATUSES!r}"  # the partial index's condition (as in 0002)
 

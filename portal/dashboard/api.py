@@ -91,7 +91,7 @@ def _station(station: Station, load: dict) -> dict:
             "hours": {day: [[f"{a:%H:%M}", f"{b:%H:%M}"] for a, b in periods]
                       for day, periods in zip(WEEKDAYS, cached_week(station).days)},
             "waiting": load["waiting"], "in_hand": load["in_hand"],
-            "next_free": free.isoformat() if free else None}
+            "wait_minutes": load["wait"], "next_free": free.isoformat() if free else None}
 
 
 @bp.route("/stations")

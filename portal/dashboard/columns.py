@@ -13,8 +13,8 @@ RATINGS = {"ratings": _l("评价数"), "l5": _l("非常满意"), "l4": _l("满�
            "callback_on_time": _l("差评1个工作日内回访"), "callback_late": _l("回访超时"),
            "rectify_on_time": _l("15个工作日内整改"), "rectify_late": _l("整改超时")}
 TREND = {"booked": _l("预约"), "walk_ins": _l("现场登记")}
-NOW = {"waiting": _l("正在等候"), "in_hand": _l("正在办理"), "next_free": _l("最早可约时间"),
-       "address": _l("地址")}
+NOW = {"waiting": _l("正在等候"), "in_hand": _l("正在办理"),
+       "wait": _l("现在取号预计等候（分钟）"), "next_free": _l("最早可约时间"), "address": _l("地址")}
 CATEGORIES = {"reports": _l("报告数"), "verified": _l("核实比例")}
 DEPARTMENTS = {"due": _l("到期整改"), "on_time": _l("按期整改率"), "late": _l("逾期完成"),
                "overdue": _l("逾期未完成")}

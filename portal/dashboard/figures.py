@@ -19,6 +19,7 @@ from portal.booking import service as booking_service
 from portal.booking.models import Booking
 from portal.civility.models import Appeal, Department, Report, ReportCategory
 from portal.dashboard.models import COUNTS, WAIT_EDGES, WAIT_BUCKETS, StationDay, StationMonth
+from portal.desk import tickets
 from portal.extensions import db
 from portal.places.models import Station, Town
 from portal.timeutil import local_now, to_local, to_utc
@@ -273,9 +274,11 @@ def trend(ids, p: Period) -> list[Line]:
 
 def now(places: list[Station]) -> list[Line]:
     """Each station: people waiting (checked in) and in hand (accepted or in progress) today,
-    and its next free online slot; the least busy first. Live, not rolled up. Counts under
-    MIN_SAMPLE are shown here: they are the room right now, not a record of people."""
+    the wait a walk-in taking a ticket now is told (the hall's estimate), and its next free
+    online slot; the least busy first. Live, not rolled up. Counts under MIN_SAMPLE are shown
+    here: they are the room right now, not a record of people."""
     moment = local_now()
+    waits = tickets.newcomer_outlooks(places, moment.date())
     ids = [s.id for s in places]
     counts = {sid: (waiting, in_hand) for sid, waiting, in_hand in db.session.execute(
         select(Booking.station_id,
@@ -290,6 +293,7 @@ def now(places: list[Station]) -> list[Line]:
         free = booking_service.first_free(station, "online", moment)
         lines.append(Line(station.name, {
             "waiting": int(waiting or 0), "in_hand": int(in_hand or 0),
+            "wait": waits[station.id].minutes,
             "next_free": datetime.combine(free[0], free[1].starts) if free else None,
             "address": station.address}, station.id))
     lines.sort(key=lambda line: (line.cells["waiting"] + line.cells["in_hand"],

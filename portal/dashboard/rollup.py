@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, select
 
 from portal.booking.models import Booking
 from portal.dashboard.models import COUNTS, WAIT_EDGES, StationDay, StationMonth
-from portal.desk.stats import Figures, count
+from portal.desk.stats import Figures, called_at, count
 from portal.extensions import db
 from portal.ratings.models import FollowUp, Rating
 from portal.timeutil import to_local, utcnow
@@ -26,7 +26,8 @@ RECENT_DAYS = 40  # longer than fifteen working days with the longest holiday in
 _ROWS = (select(Booking.station_id, Booking.day, Booking.starts, Booking.channel, Booking.status,
                 Booking.checked_in_at, Booking.accepted_at, Booking.finished_at,
                 Booking.forwarded_at, Booking.returned_at, Rating.level, FollowUp.callback_due,
-                FollowUp.called_back_at, FollowUp.rectify_due, FollowUp.rectified_at)
+                FollowUp.called_back_at, FollowUp.rectify_due, FollowUp.rectified_at,
+                called_at())
          .outerjoin(Rating, Rating.booking_id == Booking.id)
          .outerjoin(FollowUp, FollowUp.rating_id == Rating.id))
 
@@ -61,7 +62,7 @@ def rollup(first: date, last: date, today: date) -> int:
     extra: dict[tuple[int, date], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in db.session.execute(_ROWS.where(Booking.day >= first, Booking.day <= last)):
         key = (row.station_id, row.day)
-        count(figures[key], row, row.level)
+        count(figures[key], row, row.level, row.called_at)
         if row.channel == "walkin" and row.status != "cancelled":
             extra[key]["walk_ins"] += 1
         if row.callback_due is not None:

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField, TimeField
+from sqlalchemy import select
+from wtforms import (BooleanField, DateField, HiddenField, SelectField, StringField,
+                     TextAreaField, TimeField)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.accounts import validation as v
 from portal.accounts.forms import PhoneField
-from portal.params import id_or_zero, strip
+from portal.booking.models import ServiceCategory, ServiceItem
+from portal.extensions import db
+from portal.params import id_or_zero, strip, to_int
 from portal.desk.workflow import RELATION_LABELS, RELATIONS
 
 
@@ -47,6 +52,9 @@ class CancelForm(FlaskForm):
         Length(max=200, message=_l("不能超过200个字"))])
 
 
+PRIORITY_LABEL = _l("绿色通道（老年人、残疾人、孕妇优先叫号）")
+
+
 class CheckInForm(FlaskForm):
     """Typed, or scanned: a USB scanner types the code (or the status URL) and Enter."""
 
@@ -54,6 +62,30 @@ class CheckInForm(FlaskForm):
         DataRequired(_l("请输入或扫描预约编号")), Length(max=200)],
         render_kw={"autocomplete": "off", "autocapitalize": "characters", "autofocus": True,
                    "spellcheck": "false"})
+    priority = BooleanField(PRIORITY_LABEL)
+
+
+def window_choices(station) -> list[SelectChoice]:
+    return [SelectChoice(n, _l("%(n)d号窗口", n=n)) for n in range(1, station.windows + 1)]
+
+
+class WindowForm(FlaskForm):
+    """Which window this clerk sits at (kept in the session); a forged number fails."""
+
+    window = SelectField(_l("我的窗口"), coerce=lambda v: to_int(v, 1, 99) or 0,
+                         validate_choice=True)
+
+
+class TicketForm(FlaskForm):
+    """A call's buttons (重呼, 过号, 转窗, 重新排队): the window acting, and where to hand
+    the person over to. Several on one page: CSRFProtect checks the page's token."""
+
+    class Meta:
+        csrf = False
+
+    window = HiddenField()
+    to_window = SelectField(_l("转到"), coerce=lambda v: to_int(v, 1, 99) or 0,
+                            validate_choice=False)
 
 
 class IdCardField(StringField):
@@ -69,6 +101,23 @@ class IdCardField(StringField):
             raise ValidationError(problem)
 
 
+def item_choices() -> list[SelectChoice]:
+    """Every active item of the catalogue, by category, after 请选择 (0)."""
+    categories = db.session.scalars(select(ServiceCategory).order_by(ServiceCategory.position))
+    return [SelectChoice(0, _("请选择"))] + [
+        SelectChoice(i.id, f"{i.name}", optgroup=c.name)
+        for c in categories for i in c.items if i.active]
+
+
+def chosen_item(form) -> ServiceItem | None:
+    """The active item a person form chose, or None with the field's error said."""
+    item = db.session.get(ServiceItem, form.item.data) if form.item.data else None
+    if item is None or not item.active:
+        form.item.errors.append(_("请选择事项"))
+        return None
+    return item
+
+
 class PersonFields(FlaskForm):
     key = HiddenField()  # idempotency key: a double submit registers once
     item = SelectField(_l("事项"), coerce=id_or_zero, validate_choice=False,
@@ -80,7 +129,7 @@ class PersonFields(FlaskForm):
 
 
 class WalkInForm(PersonFields):
-    pass
+    priority = BooleanField(PRIORITY_LABEL)
 
 
 class PhoneBookingForm(PersonFields):

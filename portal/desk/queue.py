@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from portal.booking.models import Booking
+from portal.desk.models import Ticket
 from portal.extensions import db
-from portal.places.models import Station
+from portal.places.models import Station, new_version
 from portal.places.workdays import Calendar, add_working_days
 from portal.timeutil import to_local
 
@@ -18,14 +19,30 @@ FINISHED = ("completed", "rejected", "returned", "no_show", "cancelled", "forwar
 RECENT_DAYS = 30  # returned and forwarded cases stay on the station's desk this long
 
 
+def changed(station_id: int) -> None:
+    """Something the station's queue shows changed (a case's step, a ticket): desks render
+    its rows afresh. The station row is the last one a transaction takes (no lock cycles)."""
+    db.session.execute(update(Station).where(Station.id == station_id)
+                       .values(queue_version=new_version()))
+
+
+def version(station: Station) -> tuple[str, str]:
+    """What the station's queue is made of: its bookings (booked, cancelled and moved ones
+    move the usage version) and its cases' and tickets' steps (the queue version)."""
+    return station.usage_version, station.queue_version
+
+
 @dataclass
 class Queue:
     expected: list[Booking] = field(default_factory=list)   # booked, not here yet
-    waiting: list[Booking] = field(default_factory=list)    # checked in
+    waiting: list[Booking] = field(default_factory=list)    # checked in, in calling order
+    called: list[Booking] = field(default_factory=list)     # called to a window, not yet there
+    skipped: list[Booking] = field(default_factory=list)    # called, no answer (过号)
     serving: list[Booking] = field(default_factory=list)    # accepted or in progress
     finished: list[Booking] = field(default_factory=list)   # today's, whatever the outcome
     returned: list[Booking] = field(default_factory=list)   # waiting for missing materials
     forwarded: list[Booking] = field(default_factory=list)  # sent to the centre, and back
+    tickets: dict[int, Ticket] = field(default_factory=dict)  # booking id → today's ticket
 
 
 def _with_people(query):
@@ -41,16 +58,26 @@ def station_queue(station: Station, today: date, now_utc: datetime) -> Queue:
     todays = db.session.scalars(_with_people(select(Booking)).where(
         Booking.station_id == station.id, Booking.day == today)
         .order_by(Booking.starts, Booking.checked_in_at, Booking.id)).all()
+    queue.tickets = {t.booking_id: t for t in db.session.scalars(select(Ticket).where(
+        Ticket.station_id == station.id, Ticket.day == today))}
     for b in todays:
         if b.status == "booked":
             queue.expected.append(b)
         elif b.status == "checked_in":
-            queue.waiting.append(b)
+            ticket = queue.tickets.get(b.id)
+            line = {"skipped": queue.skipped, "called": queue.called}
+            line.get(ticket.status if ticket else "", queue.waiting).append(b)
         elif b.status in ("accepted", "in_progress"):
             queue.serving.append(b)
         else:
             queue.finished.append(b)
-    queue.waiting.sort(key=lambda b: b.checked_in_at or now_utc)
+
+    def in_line(b: Booking):  # the calling order; a case checked in without a ticket last
+        ticket = queue.tickets.get(b.id)
+        return (ticket is None, ticket.order_at if ticket else b.checked_in_at or now_utc,
+                ticket.id if ticket else b.id)
+
+    queue.waiting.sort(key=in_line)
     since = now_utc - timedelta(days=RECENT_DAYS)
     queue.returned = db.session.scalars(_with_people(select(Booking)).where(
         Booking.station_id == station.id, Booking.status == "returned",

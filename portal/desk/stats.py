@@ -1,10 +1,11 @@
 """A station's figures by day: items handled, waiting and handling times, the share
 completed on the spot, ratings — and the same as a table for CSV and Excel files.
 
-Waiting is from check-in (or the booked time, for someone who came early) to acceptance;
-handling is from acceptance until the case left the desk (completed, rejected, returned or
-forwarded). "On the spot" (当场办结) means completed at the station, never forwarded or
-returned.
+Both come from the booking's timeline. Waiting is from check-in (or the booked time, for
+someone who came early) to the call that brought the person to a window (叫号, 重呼 or 转窗:
+the last call event), or to the acceptance for a case never called; handling is from that
+moment until the case left the desk (completed, rejected, returned or forwarded). "On the
+spot" (当场办结) means completed at the station, never forwarded or returned.
 """
 from __future__ import annotations
 
@@ -14,14 +15,22 @@ from datetime import date, datetime
 from statistics import mean, median
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from portal.booking.models import Booking
+from portal.booking.models import Booking, BookingEvent
 from portal.extensions import db
 from portal.ratings.models import BAD_LEVELS, Rating
 from portal.timeutil import to_utc
 
 DECIDED = ("completed", "rejected", "returned", "forwarded")
+CALL_EVENTS = ("call", "recall", "transfer")  # the timeline's events that call a number
+
+
+def called_at():
+    """The booking's last call to a window, from its timeline, as a column of a query."""
+    return (select(func.max(BookingEvent.at))
+            .where(BookingEvent.booking_id == Booking.id, BookingEvent.action.in_(CALL_EVENTS))
+            .correlate(Booking).scalar_subquery().label("called_at"))
 
 
 @dataclass
@@ -78,19 +87,26 @@ def _minutes(a: datetime, b: datetime) -> float:
     return max(0.0, (b - a).total_seconds() / 60)
 
 
-def count(figures: Figures, b, level: int | None) -> None:
-    """Add booking `b` (a Booking or a row with its columns) and its rating level."""
+def served_from(b, called: datetime | None) -> datetime:
+    """When the person came to the window: the last call, or the acceptance (never called)."""
+    return called if called is not None and called <= b.accepted_at else b.accepted_at
+
+
+def count(figures: Figures, b, level: int | None, called: datetime | None = None) -> None:
+    """Add booking `b` (a Booking or a row with its columns), its rating level and its last
+    call (`called_at()`)."""
     if b.status != "cancelled":
         figures.booked += 1
     if b.accepted_at is not None:
         figures.accepted += 1
+        began = served_from(b, called)
         if b.checked_in_at is not None:
             booked_time = to_utc(datetime.combine(b.day, b.starts))
             came = b.checked_in_at if b.channel == "walkin" else max(b.checked_in_at, booked_time)
-            figures.waits.append(_minutes(came, b.accepted_at))
+            figures.waits.append(_minutes(came, began))
         left = b.forwarded_at or b.finished_at
         if left is not None:
-            figures.handlings.append(_minutes(b.accepted_at, left))
+            figures.handlings.append(_minutes(began, left))
     if b.forwarded_at is not None:
         figures.forwarded += 1
     elif b.status in DECIDED:
@@ -108,13 +124,14 @@ def figures(station_ids: list[int] | None, first: date, last: date) -> tuple[lis
 
     `station_ids` None: every station (town staff's view of the town).
     """
-    query = (select(Booking, Rating.level).outerjoin(Rating, Rating.booking_id == Booking.id)
+    query = (select(Booking, Rating.level, called_at())
+             .outerjoin(Rating, Rating.booking_id == Booking.id)
              .where(Booking.day >= first, Booking.day <= last))
     if station_ids is not None:
         query = query.where(Booking.station_id.in_(station_ids))
     days: dict[date, Figures] = defaultdict(lambda: Figures(None))
-    for booking, level in db.session.execute(query):
-        count(days[booking.day], booking, level)
+    for booking, level, called in db.session.execute(query):
+        count(days[booking.day], booking, level, called)
     total = Figures(None)
     rows = []
     for day in sorted(days):

@@ -24,6 +24,8 @@ from portal.booking.models import (MATERIAL_STATES, OPEN_STATUSES, STATUS_LABELS
                                    MaterialCheck, OpenBookingCount)
 from portal.booking.service import BookingRefused
 from portal.database import insert_ignore, write_transaction
+from portal.desk import tickets
+from portal.desk.queue import changed
 from portal.extensions import db
 from portal.refused import Refused
 from portal.transitions import advance
@@ -80,9 +82,12 @@ def _refuse_from(booking: Booking, action: str) -> DeskRefused:
         status=STATUS_LABELS.get(booking.status, booking.status), action=ACTION_LABELS[action]))
 
 
-def _transition(booking: Booking, action: str, actor, *, note: str = "", tell=None,
+def _transition(booking: Booking, action: str, actor, *, note: str = "", tell=None, then=None,
                 **values) -> None:
-    """Move `booking` by `action`, if it is still in a state the action starts from."""
+    """Move `booking` by `action`, if it is still in a state the action starts from; `then`
+    does what else the step means, in the same transaction. `actor` None: the resident at
+    the kiosk."""
+    actor_id = actor.id if actor is not None else None
     with write_transaction():
         seen = booking.status  # read afresh: write_transaction() committed and expired it
         froms, to = TRANSITIONS[action]
@@ -91,7 +96,7 @@ def _transition(booking: Booking, action: str, actor, *, note: str = "", tell=No
         still = [Booking.status == seen]
         if action == "accept":  # exactly one responsible clerk, whoever clicks first
             still.append(Booking.responsible_id.is_(None))
-            values["responsible_id"] = actor.id
+            values["responsible_id"] = actor_id
         try:
             advance(booking, *still, status=to, **values, refused=DeskRefused(
                 "conflict", _l("这个事项刚刚被其他工作人员处理过，请刷新后再看。")))
@@ -103,11 +108,14 @@ def _transition(booking: Booking, action: str, actor, *, note: str = "", tell=No
             service.release_hold(booking.phone)
         elif seen not in OPEN_STATUSES and to in OPEN_STATUSES:
             _hold_again(booking.phone)
-        service.record_event(booking, action, seen, to, actor.id, note)
+        service.record_event(booking, action, seen, to, actor_id, note)
+        if then:
+            then()
         audit.record(f"booking.{action}", booking, ref=booking.ref, from_status=seen,
                      to_status=to, note=note[:200])
         if tell:
             service.tell(booking, "status", tell)
+        changed(booking.station_id)
         db.session.commit()
 
 
@@ -121,18 +129,23 @@ def _hold_again(phone: str) -> None:
 
 # -- the steps ---------------------------------------------------------------------------------
 
-def check_in(booking: Booking, actor, now: datetime | None = None) -> None:
-    """The resident is here (code typed or scanned). Only on the booked day."""
+def check_in(booking: Booking, actor, now: datetime | None = None, *,
+             priority: bool = False) -> None:
+    """The resident is here (code typed or scanned, at the desk or the kiosk): checked in and
+    given a ticket for the hall's line (`priority`: 绿色通道). Only on the booked day."""
     now = now or local_now()
     if booking.status == "booked" and booking.day != now.date():
         raise DeskRefused("wrong_day", _l("这个预约是%(day)s的，不是今天。可以为居民登记现场办理。",
                                           day=booking.day.strftime("%m月%d日")))
-    _transition(booking, "check_in", actor, checked_in_at=utcnow())
+    came = utcnow()
+    _transition(booking, "check_in", actor, checked_in_at=came, then=lambda: tickets.issue(
+        booking, priority=priority, actor_id=actor.id if actor else None, now=came))
 
 
 def accept(booking: Booking, actor) -> None:
-    """Accept the case: `actor` becomes responsible (首问负责) to the end."""
-    _transition(booking, "accept", actor, accepted_at=utcnow(),
+    """Accept the case: `actor` becomes responsible (首问负责) to the end; its ticket (if it
+    has one) is done."""
+    _transition(booking, "accept", actor, accepted_at=utcnow(), then=lambda: tickets.served(booking),
                 tell=_l("您在%(station)s办理的“%(item)s”（%(ref)s）已受理，首问负责人：%(clerk)s。",
                         station=booking.station.name, item=booking.item.name, ref=booking.ref,
                         clerk=actor.name))
@@ -259,9 +272,11 @@ def walkin_lead(station) -> timedelta:
 
 
 def register_walk_in(*, station, item, name: str, phone: str, id_card: str | None, actor,
-                     key: str | None, now: datetime | None = None) -> Booking:
-    """A resident at the desk without a booking: a place from the walk-in reserve, checked
-    in at once. The same rules as online (one open booking per item, at most N open)."""
+                     key: str | None, now: datetime | None = None,
+                     priority: bool = False) -> Booking:
+    """A resident without a booking, at the desk or the kiosk (`actor` None): a place from
+    the walk-in reserve, checked in at once with a ticket. The same rules as online (one
+    open booking per item, at most N open)."""
     now = now or local_now()
     slot = walk_in_slot(station, now)
     if slot is None:
@@ -269,8 +284,8 @@ def register_walk_in(*, station, item, name: str, phone: str, id_card: str | Non
     try:
         booking = service.book(item=item, station=station, day=now.date(), starts=slot.starts,
                                channel="walkin", name=name, phone=phone, user_id=None,
-                               idempotency_key=key, now=now, actor_id=actor.id,
-                               lead=walkin_lead(station))
+                               idempotency_key=key, now=now,
+                               actor_id=actor.id if actor else None, lead=walkin_lead(station))
     except BookingRefused as refused:
         raise DeskRefused(refused.code, refused.message) from None
     if booking.status == "booked":  # not a repeated submit of the same form
@@ -278,7 +293,7 @@ def register_walk_in(*, station, item, name: str, phone: str, id_card: str | Non
             booking.id_card = id_card
         audit.record("booking.walk_in", booking, ref=booking.ref)
         db.session.commit()
-        check_in(booking, actor, now)
+        check_in(booking, actor, now, priority=priority)
     return booking
 
 

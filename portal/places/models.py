@@ -59,6 +59,7 @@ class Station(db.Model):
         CheckConstraint("slot_minutes BETWEEN 5 AND 240", name="slot_minutes"),
         CheckConstraint("capacity_online >= 0 AND capacity_phone >= 0 AND capacity_walkin >= 0",
                         name="capacity_not_negative"),
+        CheckConstraint("windows BETWEEN 1 AND 99", name="windows"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,6 +80,8 @@ class Station(db.Model):
     capacity_online: Mapped[int] = mapped_column(default=2)  # web and kiosk
     capacity_phone: Mapped[int] = mapped_column(default=1)
     capacity_walkin: Mapped[int] = mapped_column(default=1)
+    # Service windows in the hall (1号窗口 …): where the calling screen sends people.
+    windows: Mapped[int] = mapped_column(default=2, server_default="2")
     # A fresh random token whenever its opening periods or closed days change (the flush
     # hook below), so a worker may keep the station's weekly rules in memory until it moves.
     # Random rather than counted: a restored or another database never repeats one.
@@ -87,6 +90,10 @@ class Station(db.Model):
     # The same for the places taken in its slots: booking.service moves it in the transaction
     # of every booking, cancellation and move there, so availability can be kept per worker.
     usage_version: Mapped[str] = mapped_column(String(16), default=new_version,
+                                               server_default="0")
+    # …and for its desk queue: every step of a case or a ticket there (desk.queue.changed),
+    # so a worker may keep the queue's rendered rows until it moves.
+    queue_version: Mapped[str] = mapped_column(String(16), default=new_version,
                                                server_default="0")
 
     town: Mapped[Town] = relationship(back_populates="stations")
