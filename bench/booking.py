@@ -175,12 +175,14 @@ def build(data_dir: Path, database_url: str | None = None) -> dict:
 
 
 class Gunicorn:
-    def __init__(self, app: str, port: int, data_dir: Path, extra_env=None):
+    def __init__(self, app: str, port: int, data_dir: Path, extra_env=None, threads: int = 1):
         env = {**os.environ, "PORTAL_DATA_DIR": str(data_dir), **(extra_env or {})}
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
-             "--log-level", "warning", app], cwd=ROOT if app != "hello:app" else data_dir,
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "--threads", str(threads),
+             "-b", f"127.0.0.1:{port}", "--log-level", "warning", app],
+            cwd=ROOT if app != "hello:app" else data_dir,
+            env=env, stdout=subprocess.DEVNULL,  # BENCH_DEBUG=1: what the servers say
+            stderr=None if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL)
         self.port = port
         for _ in range(200):
             try:
@@ -194,7 +196,11 @@ class Gunicorn:
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=20)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a worker still streaming: no more waiting
+            self.proc.kill()
+            self.proc.wait(timeout=20)
 
 
 class Client:

@@ -65,6 +65,7 @@ def public_pages(data_dir: Path) -> dict[str, str]:
     from portal.booking import service
     from portal.booking.models import ServiceItem
     from portal.civility.models import Issue
+    from portal.desk.models import Ticket
     from portal.extensions import db
     from portal.notices.models import Notice
     from portal.places.models import Station
@@ -81,7 +82,8 @@ def public_pages(data_dir: Path) -> dict[str, str]:
         issue = db.session.scalar(select(Issue).where(Issue.published_at.is_not(None))
                                   .order_by(Issue.number.desc()))
         activity = db.session.scalar(select(Activity).order_by(Activity.id.desc()))
-        return {
+        ticket = db.session.scalar(select(Ticket.code).order_by(Ticket.id))
+        pages = {
             "hub /": "/",
             "/healthz": "/healthz",
             "catalogue": "/services/",
@@ -99,7 +101,11 @@ def public_pages(data_dir: Path) -> dict[str, str]:
             "dashboard": "/dashboard/",
             "dashboard now (htmx)": "/dashboard/now",
             "kiosk": "/kiosk/",
+            "calling screen": f"/stations/{station.id}/display",
         }
+        if ticket:  # the demo's tickets are today's, on a day the first station is open
+            pages["a ticket"] = f"/tickets/{ticket}"
+        return pages
 
 
 def resident_cookie(port: int) -> str:
