@@ -22,7 +22,7 @@ from portal.deliveries import Delivery
 from portal.extensions import db
 from portal.jobs import JOBS, JobRun
 from portal.notifications import Message
-from portal.timeutil import local_now, to_utc
+from portal.timeutil import local_now, local_today, to_utc
 from tests.conftest import make_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def _book(town, phone, days=1):
     item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-001"))
     station = town.villages[2].station
-    day, slot = service.first_free(station, "online", local_now() + timedelta(days=days))
+    # From the start of that day, so every booking of a test lands on the same day whatever the
+    # hour the suite runs (late in the afternoon, "a day from now" has few slots left that day).
+    from_midnight = datetime.combine(local_today() + timedelta(days=days), datetime.min.time())
+    day, slot = service.first_free(station, "online", from_midnight)
     return service.book(item=item, station=station, day=day, starts=slot.starts,
                         channel="online", name="居民", phone=phone, user_id=None,
                         idempotency_key=None, now=local_now())
