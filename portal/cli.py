@@ -217,8 +217,10 @@ def seed_demo_command():
 @click.option("--station", "station_id", type=int, help="Station id (required for clerks).")
 @click.option("--department", "department_id", type=int,
               help="Department id (required for department accounts).")
+@click.option("--partner", "partner_id", type=int,
+              help="Partner shop id (required for partner accounts).")
 @click.password_option(help="Prompted for when not given.")
-def create_user(roles, phone, name, station_id, department_id, password):
+def create_user(roles, phone, name, station_id, department_id, partner_id, password):
     """Create a staff account, or add roles to an existing account with this phone number."""
     phone = v.normalise_phone(phone)
     for problem in (v.phone_problem(phone),
@@ -233,6 +235,11 @@ def create_user(roles, phone, name, station_id, department_id, password):
     if "department" in roles and department is None:
         raise click.UsageError("a department account is bound to one department: give "
                                "--department with its id")
+    from portal.points.models import Partner
+    partner = db.session.get(Partner, partner_id) if partner_id else None
+    if "partner" in roles and partner is None:
+        raise click.UsageError("a partner account is bound to one partner shop: give --partner "
+                               "with its id")
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None:
         user = User(phone=phone, name=name)
@@ -242,6 +249,8 @@ def create_user(roles, phone, name, station_id, department_id, password):
         user.station = station
     if department is not None:
         user.department_id = department.id
+    if partner is not None:
+        user.partner_id = partner.id
     for role in set(roles) - user.roles:
         user.role_rows.append(UserRole(role=role))
     db.session.commit()

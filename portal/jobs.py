@@ -116,6 +116,11 @@ def _overdue(now: datetime) -> str:
     return f"{tell_overdue(to_local(now).date())} follow-ups newly overdue, stations told"
 
 
+def _points(now: datetime) -> str:
+    from portal.points.rewards import expire_due
+    return f"{expire_due(now)} redemption codes expired, their points given back"
+
+
 def _dashboard(now: datetime) -> str:
     from portal.dashboard import rollup
     return f"summed {rollup.nightly(to_local(now).date())} station-days for the dashboard"
@@ -138,6 +143,7 @@ def _prune(now: datetime) -> str:
 JOBS = {job.name: job for job in (
     Job("deliveries", _l("发送短信和邮件"), _deliveries),
     Job("search", _l("更新搜索索引"), _search),
+    Job("points", _l("过期兑换码退回积分"), _points),
     Job("reminders", _l("预约前一天提醒"), _reminders, at=time(18, 0)),
     Job("activity_reminders", _l("志愿活动前一天提醒"), _activity_reminders, at=time(18, 5)),
     Job("overdue", _l("差评整改逾期提醒"), _overdue, at=time(8, 30)),

@@ -54,13 +54,16 @@ AREAS: dict[str, str | None] = {
     **dict.fromkeys(("notices", "notice_attachments", "notice_revisions", "search_synonyms"),
                     "notices"),
     **dict.fromkeys(("civility_reports", "civility_photos", "civility_issues",
-                     "civility_events", "civility_appeals", "report_categories", "departments"),
-                    "civility"),
+                     "civility_events", "civility_appeals", "civility_likes",
+                     "report_categories", "departments"), "civility"),
     **dict.fromkeys(("volunteer_activities", "volunteer_signups", "volunteer_teams",
                      "volunteer_team_members", "volunteer_stations", "volunteers",
                      "volunteer_hours", "volunteer_hour_changes", "volunteer_offers",
                      "volunteer_orders", "volunteer_steps", "volunteer_coordination",
                      "volunteer_wishes"), "volunteer"),
+    # What points buy and who earned them (the ledger moves the public board of contributors).
+    **dict.fromkeys(("point_rules", "point_entries", "point_accounts", "partners", "rewards"),
+                    "points"),
     # The dashboard's daily sums (a worker keeps its tables until the rollup moves this).
     "station_days": "figures", "station_months": "figures",
     # Who people are: names shown on public pages (a team's leader, say) come from here.
@@ -68,7 +71,7 @@ AREAS: dict[str, str | None] = {
     **dict.fromkeys(("bookings", "booking_events", "slot_usage", "open_booking_counts",
                      "material_checks", "home_visit_requests", "tickets", "ticket_counters",
                      "ratings", "follow_ups", "login_sessions", "known_devices", "messages",
-                     "deliveries", "job_runs", "audit_events", "search_outbox",
+                     "redemptions", "deliveries", "job_runs", "audit_events", "search_outbox",
                      "search_documents", "content_stamps", "alembic_version"), None),
 }
 

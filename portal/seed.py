@@ -48,6 +48,7 @@ ACCOUNTS = (
     ("13800000401", "周敏", ("moderator",), None),
     ("13800000501", "孙丽", ("coordinator",), None),
     ("13800000601", "钱科长", ("department",), None),
+    ("13800000701", "郑老板", ("partner",), None),
     ("13800000901", "吴强", ("admin",), None),
 )
 
@@ -61,6 +62,7 @@ def seed_demo() -> str:
     from portal.civility.demo import seed_civility
     from portal.desk.demo import seed_hall
     from portal.notices.demo import seed_notices
+    from portal.points.demo import seed_points
     from portal.volunteer.demo import seed_volunteer
 
     town = _town()
@@ -79,10 +81,12 @@ def seed_demo() -> str:
     reports = seed_civility(db.session.scalar(select(User).where(User.phone == "13800000002")))
     activities = seed_volunteer(town)
     search.drain()  # the activities, searchable at once
+    points = seed_points()
     rollup.everything(local_today())  # the dashboard's sums of the demo's past
     return f"town {town.name}, {len(town.villages)} villages, {len(town.stations)} stations, " \
            f"{len(ACCOUNTS)} accounts, {items} catalogue items, {bookings} demo bookings, " \
-           f"{notices} demo notices, {reports} civility reports, {activities} volunteer activities"
+           f"{notices} demo notices, {reports} civility reports, {activities} volunteer activities, " \
+           f"{points} lines of points"
 
 
 def _town() -> Town:

@@ -178,6 +178,7 @@ STAFF_LINKS = (
     (("moderator",), "moderate.queue", _l("随手拍审核")),
     (("department",), "department.items", _l("交办整改")),
     (("coordinator",), "coordinate.index", _l("志愿服务管理")),
+    (("partner",), "partner.index", _l("核销兑换码")),
     (("admin",), "admin.index", _l("管理")),
 )
 

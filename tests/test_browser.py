@@ -603,6 +603,58 @@ def test_a_waitlisted_volunteer_is_promoted_checked_in_and_out_and_certified(pho
         phone.emulate_media(media="screen")
 
 
+def test_approved_hours_earn_points_redeemed_at_the_kiosk_and_taken_by_the_shop(phone, desk_pc,
+                                                                                 kiosk):
+    """The coordinator approves 沈明's 2.5 hours (25 points, the demo's 10 an hour); at the
+    kiosk he sees 50 points, redeems a box of eggs and reads his code; the shop's account (郑老板,
+    on a phone at 375 px) types it in; his balance and the stock changed once, and the code
+    cannot be taken twice."""
+    sign_in_as(desk_pc, "13800000501")  # 孙丽, coordinator
+    desk_pc.goto("/volunteer/manage/hours")
+    record = desk_pc.locator(".hour-record", has_text="沈明")
+    record.get_by_label("认定", exact=True).check()
+    record.get_by_role("button", name="提交审核").click()
+    expect(desk_pc.locator(".notice")).to_be_visible()
+
+    kiosk.goto("/kiosk/")
+    kiosk.locator(".kiosk-tile", has_text="登录").click()
+    kiosk.get_by_label("手机号码").fill("13700002009")  # 沈明
+    kiosk.get_by_label("密码").fill("demo-2026")
+    kiosk.get_by_role("button", name="登录").click()
+    kiosk.wait_for_url(re.compile(r"/me/$"))
+    kiosk.goto("/points/")
+    expect(kiosk.locator(".points-balance strong")).to_have_text("50")
+    eggs = kiosk.locator(".reward-list li", has_text="鸡蛋一盒")
+    stock = int(re.search(r"剩(\d+)份", eggs.inner_text()).group(1))
+    shot(kiosk, "points-kiosk-1080")
+    eggs.get_by_role("button", name="兑换").click()
+    kiosk.wait_for_url(re.compile(r"/me/points"))
+    expect(kiosk.locator(".notice")).to_contain_text("兑换成功")
+    code = kiosk.locator(".redemption-issued .ref-inline").first.inner_text().strip()
+    assert kiosk.locator(".redemption-issued img.qr").first.is_visible()
+    expect(kiosk.locator(".points-balance strong")).to_have_text("0")
+    shot(kiosk, "points-code-1080")
+
+    sign_in_as(phone, "13800000701")  # 郑老板, 青禾便民超市
+    phone.goto("/partner/")
+    phone.get_by_label(re.compile("兑换码")).fill(code.lower())
+    phone.get_by_role("button", name="核销").click()
+    expect(phone.locator(".notice")).to_contain_text("已核销：鸡蛋一盒")
+    shot(phone, "points-partner-375")
+    assert serious_violations(phone) == []
+    phone.get_by_label(re.compile("兑换码")).fill(code)
+    phone.get_by_role("button", name="核销").click()
+    expect(phone.locator(".notice")).to_contain_text("已经使用过了")
+
+    sign_in_as(desk_pc, "13700002009")
+    desk_pc.goto("/me/points")
+    expect(desk_pc.locator(".points-balance strong")).to_have_text("0")
+    expect(desk_pc.locator(".redemption-spent")).to_contain_text("已使用")
+    desk_pc.goto("/points/")
+    assert f"剩{stock - 1}份" in desk_pc.locator(".reward-list li", has_text="鸡蛋一盒").inner_text()
+    assert serious_violations(desk_pc) == []
+
+
 DISPLAY = {"width": 1920, "height": 1080}
 
 

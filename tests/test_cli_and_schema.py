@@ -21,11 +21,13 @@ def test_migrations_match_the_models(app):
 def test_seed_demo_is_idempotent(runner):
     first = runner.invoke(args=["seed", "demo"])
     assert first.exit_code == 0, first.output
+    from portal.points.models import PointEntry, Redemption
     from portal.volunteer.models import Activity, SignUp
-    counts = (count(Town), count(Station), count(User), count(Activity), count(SignUp))
-    assert counts[:3] == (1, 19, 22)  # 10 demo accounts and 12 demo volunteers
+    counted = (Town, Station, User, Activity, SignUp, PointEntry, Redemption)
+    counts = tuple(count(model) for model in counted)
+    assert counts[:3] == (1, 19, 23)  # 11 demo accounts and 12 demo volunteers
     assert runner.invoke(args=["seed", "demo"]).exit_code == 0
-    assert (count(Town), count(Station), count(User), count(Activity), count(SignUp)) == counts
+    assert tuple(count(model) for model in counted) == counts
     clerk = db.session.scalar(select(User).where(User.phone == "13800000101"))
     assert clerk.roles == {"clerk"} and clerk.station.village is not None
     assert clerk.check_password("demo-2026")

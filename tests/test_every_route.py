@@ -32,6 +32,7 @@ from portal.extensions import db
 from portal.kiosk.views import HALL_COOKIE, hall_token
 from portal.notices.models import Notice, NoticeAttachment, NoticeRevision
 from portal.places.models import Station, Town, Village
+from portal.points.models import Partner, Reward
 from portal.ratings.models import FollowUp
 from portal.seed import DEMO_PASSWORD
 from portal.timeutil import local_now
@@ -42,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Who walks: anonymous and every demo account (README "Demo accounts").
 ROLES = {"anonymous": None, "resident": "13800000001", "clerk": "13800000101",
          "town_staff": "13800000201", "editor": "13800000301", "moderator": "13800000401",
-         "coordinator": "13800000501", "department": "13800000601", "admin": "13800000901"}
+         "coordinator": "13800000501", "department": "13800000601", "partner": "13800000701",
+         "admin": "13800000901"}
 # Pages that end or reset what the walker is doing: opened, but their forms not submitted.
 NOT_SUBMITTED = ("/logout",)
 MARKUP = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
@@ -147,6 +149,7 @@ def _values() -> dict[str, list]:
         "village_id": [_first(Village)], "wish_id": [_first(Wish)],
         "number": [_first(Issue, column=Issue.number)], "filename": ["css/portal.css"],
         "ticket": [_first(Ticket, column=Ticket.code)],
+        "partner_id": [_first(Partner)], "reward_id": [_first(Reward)],
     }
 
 

@@ -10,7 +10,7 @@ PORTAL = Path(__file__).resolve().parent.parent / "portal"
 # An area may use the areas listed before it, never one after it. Areas on one step do not
 # use each other.
 FLOORS = [{"places"}, {"accounts"}, {"search"}, {"booking"}, {"ratings"}, {"desk"},
-          {"civility", "volunteer", "notices"}]
+          {"civility", "volunteer", "notices"}, {"points"}]
 # Pages that gather every area (the hub and /me/, the kiosk, the admin pages, the public
 # dashboard, the one search over everything) and the demo data may use any area's public names.
 GATHERING = {"main", "kiosk", "admin", "dashboard"}

@@ -15,12 +15,14 @@ from portal.places.models import Station, Village
 from portal.timeutil import utcnow
 
 # Staff roles. A clerk is bound to one station, a department account to one department
-# (civility reports routed to it); every other role acts for the whole town.
-ROLES = ("clerk", "town_staff", "editor", "moderator", "coordinator", "admin", "department")
+# (civility reports routed to it), a partner account to one partner shop (the codes it takes);
+# every other role acts for the whole town.
+ROLES = ("clerk", "town_staff", "editor", "moderator", "coordinator", "admin", "department",
+         "partner")
 ROLE_LABELS = {
     "clerk": _l("窗口人员"), "town_staff": _l("镇中心工作人员"), "editor": _l("信息编辑"),
     "moderator": _l("文明办审核员"), "coordinator": _l("志愿服务协调员"), "admin": _l("管理员"),
-    "department": _l("责任部门"),
+    "department": _l("责任部门"), "partner": _l("合作商家"),
 }
 
 
@@ -39,6 +41,7 @@ class User(UserMixin, db.Model):
     id_card: Mapped[str | None] = mapped_column(String(18))
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -156,6 +156,7 @@ class StaffForm(FlaskForm):
     roles = CheckboxesField(_l("角色"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES])
     station = SelectField(_l("服务站（窗口人员）"), coerce=id_or_error, validate_choice=False)
     department = SelectField(_l("部门（责任部门账号）"), coerce=id_or_error, validate_choice=False)
+    partner = SelectField(_l("商家（合作商家账号）"), coerce=id_or_error, validate_choice=False)
     teams = CheckboxesField(_l("协调的志愿服务团队（志愿服务协调员）"), coerce=id_or_error,
                             validate_choice=False)
     volunteer_stations = CheckboxesField(_l("协调的志愿服务站（志愿服务协调员）"), coerce=id_or_error,

@@ -2,7 +2,7 @@
 
 One account per person: a clerk, editor or coordinator registers like any resident, and an
 admin then gives the roles (and, for a clerk, the station; for a department account, the
-department; for a coordinator, the volunteer teams and stations). Roles are read on every
+department; for a partner account, the partner shop; for a coordinator, the volunteer teams and stations). Roles are read on every
 request, so a change takes effect at the person's next click. Every change is audited with
 what was before.
 """
@@ -33,6 +33,7 @@ class Duties:
     roles: set[str]
     station_id: int | None = None
     department_id: int | None = None
+    partner_id: int | None = None
     teams: set[int] = field(default_factory=set)  # volunteer teams coordinated
     volunteer_stations: set[int] = field(default_factory=set)
 
@@ -42,7 +43,7 @@ def duties_of(user: User) -> Duties:
     rows = db.session.execute(select(Coordination.team_id, Coordination.station_id)
                               .where(Coordination.user_id == user.id)).all()
     return Duties(roles=set(user.roles), station_id=user.station_id,
-                  department_id=user.department_id,
+                  department_id=user.department_id, partner_id=user.partner_id,
                   teams={t for t, _ in rows if t}, volunteer_stations={s for _, s in rows if s})
 
 
@@ -55,6 +56,8 @@ def set_duties(user: User, wanted: Duties, *, actor: User) -> None:
         raise StaffRefused("station", _l("窗口人员要选一个服务站"))
     if "department" in wanted.roles and wanted.department_id is None:
         raise StaffRefused("department", _l("责任部门账号要选一个部门"))
+    if "partner" in wanted.roles and wanted.partner_id is None:
+        raise StaffRefused("partner", _l("合作商家账号要选一个商家"))
     if user.id == actor.id and "admin" in user.roles and "admin" not in wanted.roles:
         raise StaffRefused("roles", _l("不能去掉自己的管理员角色，请另一位管理员来改"))
     try:
@@ -75,6 +78,7 @@ def _apply(user: User, wanted: Duties) -> None:
         user.role_rows.append(UserRole(role=role))
     user.station_id = wanted.station_id if "clerk" in wanted.roles else None
     user.department_id = wanted.department_id if "department" in wanted.roles else None
+    user.partner_id = wanted.partner_id if "partner" in wanted.roles else None
     teams, stations = ((wanted.teams, wanted.volunteer_stations)
                        if "coordinator" in wanted.roles else (set(), set()))
     db.session.execute(delete(Coordination).where(
@@ -91,5 +95,5 @@ def _apply(user: User, wanted: Duties) -> None:
 
 def _plain(duties: Duties) -> dict:
     return {"roles": sorted(duties.roles), "station": duties.station_id,
-            "department": duties.department_id, "teams": sorted(duties.teams),
+            "department": duties.department_id, "partner": duties.partner_id, "teams": sorted(duties.teams),
             "volunteer_stations": sorted(duties.volunteer_stations)}

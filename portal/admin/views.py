@@ -311,17 +311,21 @@ def staff():
 def _staff_form(user: User) -> StaffForm:
     from portal.civility.models import Department
     from portal.places.models import Station
+    from portal.points.models import Partner
     from portal.volunteer.models import Team, VolunteerStation
     duties = duties_of(user)
     form = StaffForm(data=None if request.method == "POST" else {
         "roles": sorted(duties.roles), "station": duties.station_id or 0,
-        "department": duties.department_id or 0, "teams": sorted(duties.teams),
+        "department": duties.department_id or 0, "partner": duties.partner_id or 0,
+        "teams": sorted(duties.teams),
         "volunteer_stations": sorted(duties.volunteer_stations)})
     none = SelectChoice(0, _("（不适用）"))
     form.station.choices = [none] + [SelectChoice(s.id, s.name) for s in db.session.scalars(
         select(Station).order_by(Station.town_id, Station.position, Station.id))]
     form.department.choices = [none] + [SelectChoice(d.id, d.name) for d in db.session.scalars(
         select(Department).order_by(Department.name))]
+    form.partner.choices = [none] + [SelectChoice(p.id, p.name) for p in db.session.scalars(
+        select(Partner).order_by(Partner.name))]
     form.teams.choices = [SelectChoice(t.id, t.name) for t in db.session.scalars(
         select(Team).order_by(Team.name))]
     form.volunteer_stations.choices = [SelectChoice(s.id, s.name) for s in db.session.scalars(
@@ -345,7 +349,8 @@ def staff_member(user_id: int):
     form = _staff_form(user)
     if form.validate_on_submit():
         wanted = Duties(roles=set(form.roles.data or ()), station_id=_picked(form.station),
-                        department_id=_picked(form.department), teams=_ticked(form.teams),
+                        department_id=_picked(form.department),
+                        partner_id=_picked(form.partner), teams=_ticked(form.teams),
                         volunteer_stations=_ticked(form.volunteer_stations))
         try:
             set_duties(user, wanted, actor=current_user)

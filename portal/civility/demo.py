@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.civility import photos as photo_files
 from portal.civility import workflow
-from portal.civility.models import Department, Report, ReportCategory
+from portal.civility.models import Department, Like, Report, ReportCategory
 from portal.extensions import db
 from portal.timeutil import to_utc, local_now, utcnow
 
@@ -31,6 +31,7 @@ REPORTS = (
     ("uncivil", "占道经营", "集市东口流动摊贩占道卖水果。", "东岭村集市东口", "submitted"),
     ("uncivil", "其他", "邻居家的空调外机滴水（非公共问题）。", "杏花村", "rejected"),
 )
+LIKERS = ("13800000001", "13800000002")  # the demo residents like red-list items
 DEPARTMENT_ACCOUNT = "13800000601"  # the demo department account, bound to the first department
 
 
@@ -80,6 +81,17 @@ def seed_civility(reporter: User) -> int:
     first_uncivil = db.session.scalar(select(Report).where(
         Report.issue_id != second.id, Report.kind == "uncivil", Report.status == "published"))
     workflow.rectify(first_uncivil, moderator, "start", "已约谈摊贩，划定临时摊位（演示数据）。")
+    for done in db.session.scalars(select(Report).where(  # one rectified and checked (验收)
+            Report.kind == "uncivil", Report.status == "published", Report.id != first_uncivil.id)
+            .order_by(Report.id).limit(1)).all():
+        workflow.rectify(done, moderator, "start", "已到现场（演示数据）。")
+        workflow.rectify(done, moderator, "finish", "已清理完毕（演示数据）。")
+        workflow.check(done, moderator, True, "现场复查已整改（演示数据）。")
+    residents = db.session.scalars(select(User.id).where(User.phone.in_(LIKERS))).all()
+    for n, praised in enumerate(db.session.scalars(select(Report.id).where(
+            Report.kind == "praise", Report.status == "published").order_by(Report.id))):
+        db.session.add_all([Like(report_id=praised, user_id=u) for u in residents[n % 2:]])
+    db.session.commit()
     return db.session.scalar(select(func.count()).select_from(Report))
 
 

@@ -95,3 +95,13 @@ class CategoryForm(FlaskForm):
     name = StringField(_l("类别名称"), filters=[strip], validators=[
         DataRequired(_l("请输入类别名称")), Length(max=30)])
     department = SelectField(_l("默认责任部门"), coerce=id_or_zero, validate_choice=False)
+
+
+class CheckForm(FlaskForm):
+    """The moderator's 验收 of a rectified item."""
+    outcome = RadioField(_l("验收结果"), choices=[SelectChoice("pass", _l("通过")),
+                                                 SelectChoice("fail", _l("不通过，退回整改"))],
+                         validators=[InputRequired(_l("请选择验收结果"))])
+    note = TextAreaField(_l("验收意见（不通过时必填：还有什么没整改好）"), filters=[strip],
+                         validators=[Length(max=1000)])
+    due = DateField(_l("新的整改期限（不通过时）"), validators=[Optional()])

@@ -5,6 +5,7 @@ Photos are served by views that check the role, never from static/.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -15,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from portal import uploads
 from portal.civility import photos as photo_files
 from portal.civility import workflow
-from portal.civility.forms import (DecideForm, ReasonForm, RectifyForm, RedactForm)
+from portal.civility.forms import (CheckForm, DecideForm, ReasonForm, RectifyForm, RedactForm)
 from portal.civility.models import (Appeal, Department, Photo, Report)
 from portal.civility.workflow import CivilityRefused
 from portal.extensions import db, limiter
@@ -44,9 +45,40 @@ def queue():
                                  .order_by(Appeal.id)).all()
     rectifying = db.session.scalars(workflow.public_query(now).where(
         Report.rectification.in_(("assigned", "rectifying"))).order_by(Report.rectify_due)).all()
+    to_check = db.session.scalars(workflow.public_query(now).where(
+        Report.rectification == "rectified").options(selectinload(Report.photos))
+        .order_by(Report.rectified_at)).all()
+    month = today.replace(day=1)
     return render("moderate/queue.html", by_status=by_status, appeals=appeals,
                   rectifying=rectifying, today=today, next_number=workflow.next_number(),
-                  overdue=workflow.overdue)
+                  overdue=workflow.overdue, to_check=to_check, check_form=CheckForm(),
+                  month=month, ranking=workflow.ranking(month),
+                  last_month=(month - timedelta(days=1)).replace(day=1),
+                  last_ranking=workflow.ranking((month - timedelta(days=1)).replace(day=1)))
+
+
+@moderate.route("/reports/<int:report_id>/check", methods=["POST"])
+@limiter.limit("60 per hour")
+def check(report_id: int):
+    """验收: the item is rectified as the department says (passed), or back to rectifying
+    with what is still wrong and a new deadline; an optional after-photo."""
+    found = db.session.get(Report, report_id) or abort(404)
+    form = CheckForm()
+    after = None
+    upload = request.files.get("photo")
+    if upload and upload.filename:
+        try:
+            after = photo_files.process(uploads.read_limited(upload, photo_files.MAX_BYTES))
+        except uploads.UploadRefused as refused:
+            flash(refused.message, "error")
+            return redirect(url_for("moderate.queue") + "#check-title")
+    if not form.validate_on_submit():
+        flash(_("请选择验收结果。"), "error")
+    else:
+        attempt(lambda: workflow.check(found, current_user, form.outcome.data == "pass",
+                                       form.note.data or "", form.due.data, after),
+                _("验收已记录。"))
+    return redirect(url_for("moderate.queue") + "#check-title")
 
 
 def _report_or_404(report_id: int) -> Report:
@@ -150,7 +182,8 @@ def items():
         Report.department_id == current_user.department_id, Report.status == "published")
         .options(selectinload(Report.photos)).order_by(Report.rectify_due)).all()
     rows = sorted(mine_, key=lambda r: (not workflow.overdue(r, today),
-                                        r.rectification == "rectified", r.rectify_due or today))
+                                        r.rectification in ("rectified", "checked"),
+                                        r.rectify_due or today))
     return render("department/items.html", rows=rows, today=today, overdue=workflow.overdue,
                   form=RectifyForm())
 

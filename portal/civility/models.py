@@ -23,8 +23,11 @@ KIND_LABELS = {"uncivil": _l("不文明行为"), "praise": _l("文明之举")}
 STATUSES = ("submitted", "verified", "rejected", "merged", "published", "withdrawn")
 STATUS_LABELS = {"submitted": _l("待审核"), "verified": _l("已核实，待发布"), "rejected": _l("未采用"),
                  "merged": _l("已合并到其他报告"), "published": _l("已曝光"), "withdrawn": _l("已撤下")}
-RECTIFICATION = ("assigned", "rectifying", "rectified")
-RECTIFICATION_LABELS = {"assigned": _l("已交办"), "rectifying": _l("整改中"), "rectified": _l("已整改")}
+# assigned → rectifying → rectified (the department says done) → checked (a moderator's 验收
+# passed; or back to rectifying with a reason and a new deadline)
+RECTIFICATION = ("assigned", "rectifying", "rectified", "checked")
+RECTIFICATION_LABELS = {"assigned": _l("已交办"), "rectifying": _l("整改中"),
+                        "rectified": _l("整改完成，待验收"), "checked": _l("已整改并验收")}
 APPEAL_OUTCOMES = ("upheld", "corrected", "withdrawn")
 APPEAL_LABELS = {"open": _l("处理中"), "upheld": _l("维持"), "corrected": _l("已更正"),
                  "withdrawn": _l("已撤下")}
@@ -34,7 +37,8 @@ EVENT_LABELS = {
     "publish": _l("已公开"), "rectify_start": _l("责任部门开始整改"), "rectify_finish": _l("整改完成"),
     "appeal": _l("收到申诉"), "appeal_upheld": _l("申诉处理：维持"),
     "appeal_corrected": _l("申诉处理：已更正"), "appeal_withdrawn": _l("申诉处理：已撤下"),
-    "withdraw": _l("已撤下"),
+    "withdraw": _l("已撤下"), "check_pass": _l("文明办验收通过"),
+    "check_fail": _l("文明办验收未通过，退回整改"),
     "purge": _l("照片和定位已按保存期限删除"),
 }
 
@@ -110,6 +114,7 @@ class Report(db.Model):
     rectification: Mapped[str | None] = mapped_column(String(12))
     rectify_due: Mapped[date | None]
     rectified_at: Mapped[datetime | None]
+    checked_at: Mapped[datetime | None]  # the moderator's 验收 passed
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     category: Mapped[ReportCategory] = relationship()
@@ -196,3 +201,13 @@ class Appeal(db.Model):
 
     report: Mapped[Report] = relationship(back_populates="appeals")
 
+
+
+class Like(db.Model):
+    """A resident's 点赞 of a red-list item: one per account, taken back by deleting it."""
+
+    __tablename__ = "civility_likes"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("civility_reports.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

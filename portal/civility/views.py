@@ -6,7 +6,7 @@ never who reported. Photos are served by views that check, never from static/.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
@@ -23,7 +23,7 @@ from portal.civility.models import (Issue, Photo, Report, ReportCategory)
 from portal.database import release_lock
 from portal.extensions import db, limiter
 from portal.timeutil import local_today, utcnow
-from portal.web import form_status, render, user_key
+from portal.web import attempt, form_status, render, user_key
 from portal.civility.models import (APPEAL_LABELS, EVENT_LABELS, KIND_LABELS,
                                     RECTIFICATION_LABELS, STATUS_LABELS as REPORT_STATUS)
 from portal.templating import label_filters
@@ -47,8 +47,11 @@ def board():
         .options(selectinload(Report.photos), selectinload(Report.category))
         .order_by(Report.published_at.desc(), Report.id.desc()).limit(12)).all()
         for kind in ("praise", "uncivil")}
+    last_month = (local_today().replace(day=1) - timedelta(days=1)).replace(day=1)
     return render("civility/board.html", issues=issues, lists=lists,
-                  counts=workflow.counts(), retention=workflow.retention_days())
+                  counts=workflow.counts(), retention=workflow.retention_days(),
+                  likes=workflow.likes(r.id for r in lists["praise"]), last_month=last_month,
+                  ranking=workflow.ranking(last_month))
 
 
 @bp.route("/civility/issues/<int:number>")
@@ -61,7 +64,8 @@ def issue(number: int):
                                         selectinload(Report.category),
                                         selectinload(Report.department))
                                .order_by(Report.kind.desc(), Report.id)).all()
-    return render("civility/issue.html", issue=found, items=items, today=local_today())
+    return render("civility/issue.html", issue=found, items=items, today=local_today(),
+                  likes=workflow.likes(r.id for r in items if r.kind == "praise"))
 
 
 def _public_or_404(report_id: int) -> Report:
@@ -83,8 +87,21 @@ def item(report_id: int):
                             text=form.text.data)
         flash(_("已收到您的申诉，文明办会核实处理，并把结果发到您的手机。"), "success")
         return redirect(url_for("civility.item", report_id=report.id))
-    return (render("civility/item.html", report=report, form=form, today=local_today()),
-            form_status(form))
+    mine = current_user.is_authenticated and workflow.liked(report.id, current_user.id)
+    return (render("civility/item.html", report=report, form=form, today=local_today(),
+                   likes=workflow.likes([report.id]), liked=mine), form_status(form))
+
+
+@bp.route("/civility/items/<int:report_id>/like", methods=["POST"])
+@login_required
+@limiter.limit("60 per hour", key_func=user_key)
+def like(report_id: int):
+    """点赞 a red-list item, or take the like back (one per account)."""
+    report = _public_or_404(report_id)
+    on = request.form.get("on") != "0"
+    attempt(lambda: workflow.like(report, current_user.id, on),
+            _("已点赞。") if on else _("已取消点赞。"))
+    return redirect(url_for("civility.item", report_id=report.id) + "#likes")
 
 
 @bp.route("/civility/photos/<int:photo_id>/<any(full, thumb):size>")

@@ -3,7 +3,8 @@
 submitted → verified (every photo redacted or kept private) → published in a weekly issue
 → (withdrawn after an appeal); submitted → rejected (with a reason the reporter sees) or
 merged into a report about the same thing. A published black-list item is routed to its
-department: assigned → rectifying → rectified, due in RECTIFY_WORKING_DAYS. Published
+department: assigned → rectifying → rectified, due in RECTIFY_WORKING_DAYS, then checked by a
+moderator (验收: passed, or back to rectifying with a reason and a new deadline). Published
 items leave the public board after the retention period; only counts stay public.
 Each step is a conditional UPDATE on the state it comes from, an event and an audit entry.
 """
@@ -11,23 +12,25 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal import audit, page_cache, uploads
+from portal import audit, happenings, page_cache, uploads
 from portal.civility import photos as photo_files
-from portal.civility.models import (APPEAL_OUTCOMES, STATUS_LABELS, Appeal, Issue, Photo, Report,
-                                    ReportCategory, ReportEvent)
+from portal.civility.models import (APPEAL_OUTCOMES, STATUS_LABELS, Appeal, Department, Issue,
+                                    Like, Photo, Report, ReportCategory, ReportEvent)
+from portal.database import insert_ignore
 from portal.extensions import db
 from portal.notifications import notify
 from portal.places.workdays import add_working_days, calendar
 from portal.refused import Refused
 from portal.transitions import advance
-from portal.timeutil import to_local, utcnow
+from portal.timeutil import to_local, to_utc, utcnow
 
 RECTIFY_WORKING_DAYS = 10
 MAX_PHOTOS = 4
@@ -58,6 +61,7 @@ def _move(report: Report, action: str, froms: tuple[str, ...], to: str, actor, n
             refused=CivilityRefused("conflict", _l("这条报告刚刚被其他审核员处理过，请刷新后再看。")))
     _event(report, action, actor, note)
     audit.record(f"civility.{action}", report, from_status=seen, to_status=to, note=note[:200])
+    happenings.report_decided.send(report)  # a verified civil act earns its reporter points
 
 
 # -- reporting ---------------------------------------------------------------------------------
@@ -215,6 +219,105 @@ def rectify(report: Report, actor, step: str, note: str,
     _event(report, f"rectify_{step}", actor, note)
     audit.record(f"civility.rectify_{step}", report, note=note[:200])
     db.session.commit()
+
+
+def check(report: Report, moderator, passed: bool, note: str, new_due=None,
+          after: photo_files.Processed | None = None, today=None) -> None:
+    """The moderator's 验收 of an item the department says is rectified: passed (the public
+    item says 已整改并验收), or back to rectifying with what is still wrong and a new
+    deadline. An after-photo taken at the check goes through the same photo rules."""
+    note, today = (note or "").strip(), today or to_local(utcnow()).date()
+    if not passed and not note:
+        raise CivilityRefused("note", _l("验收不通过时，请写明还有什么没整改好。"))
+    if not passed and (new_due is None or new_due <= today):
+        raise CivilityRefused("due", _l("请给一个新的整改期限（今天以后）。"))
+    values = {"rectification": "checked", "checked_at": utcnow()} if passed else {
+        "rectification": "rectifying", "rectify_due": new_due, "rectified_at": None}
+    advance(report, Report.rectification == "rectified", Report.status == "published",
+            **values, refused=CivilityRefused("invalid", _l("这条整改记录刚刚已更新，请刷新后再看。")))
+    if after is not None:
+        report.photos.append(Photo(role="after", original=after.original,
+                                   original_thumb=after.original_thumb, width=after.width,
+                                   height=after.height))
+    action = "check_pass" if passed else "check_fail"
+    _event(report, action, moderator, note if passed else f"{note}（{new_due.isoformat()}）")
+    audit.record(f"civility.{action}", report, note=note[:200],
+                 due=None if passed else new_due.isoformat())
+    db.session.commit()
+
+
+@dataclass
+class Ranked:
+    """A department's month: items due then, those rectified by their deadline, checks done
+    and passed (查、督、改、验; "每月一次考核排名")."""
+    department: Department
+    due: int = 0
+    on_time: int = 0
+    checks: int = 0
+    passed: int = 0
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.checks if self.checks else None
+
+
+def ranking(month) -> list[Ranked]:
+    """The departments ranked for a month (its first day): by the share rectified on time,
+    then the check pass rate; departments with nothing that month last."""
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    rows = {d.id: Ranked(d) for d in db.session.scalars(
+        select(Department).where(Department.active.is_(True)).order_by(Department.name))}
+    for department_id, rectified_at, due in db.session.execute(
+            select(Report.department_id, Report.rectified_at, Report.rectify_due).where(
+                Report.department_id.is_not(None), Report.rectify_due >= first,
+                Report.rectify_due < following)):
+        if department_id in rows:
+            rows[department_id].due += 1
+            rows[department_id].on_time += rectified_at is not None and \
+                to_local(rectified_at).date() <= due
+    start = to_utc(datetime.combine(first, datetime.min.time()))
+    end = to_utc(datetime.combine(following, datetime.min.time()))
+    for department_id, action in db.session.execute(
+            select(Report.department_id, ReportEvent.action).join(ReportEvent).where(
+                ReportEvent.action.in_(("check_pass", "check_fail")),
+                ReportEvent.at >= start, ReportEvent.at < end)):
+        if department_id in rows:
+            rows[department_id].checks += 1
+            rows[department_id].passed += action == "check_pass"
+    return sorted(rows.values(), key=lambda r: (
+        r.due == 0 and r.checks == 0, -(r.on_time_rate or 0), -(r.pass_rate or 0),
+        r.department.name))
+
+
+# -- likes (点赞) on the red list ---------------------------------------------------------------
+
+def like(report: Report, user_id: int, on: bool) -> int:
+    """Like (or take back a like of) a red-list item on the board; one per account. Returns
+    the item's likes now."""
+    if report.kind != "praise" or not report.public(utcnow()):
+        raise CivilityRefused("not_praise", _l("只能给红榜上的文明之举点赞。"))
+    if on:
+        insert_ignore(Like, report_id=report.id, user_id=user_id, created_at=utcnow())
+    else:
+        db.session.execute(delete(Like).where(Like.report_id == report.id,
+                                              Like.user_id == user_id))
+    db.session.commit()
+    return likes([report.id]).get(report.id, 0)
+
+
+def likes(report_ids) -> dict[int, int]:
+    """Report id → its likes, for the items on a page."""
+    return dict(db.session.execute(select(Like.report_id, func.count()).where(
+        Like.report_id.in_(list(report_ids))).group_by(Like.report_id)).all())
+
+
+def liked(report_id: int, user_id: int) -> bool:
+    return db.session.get(Like, (report_id, user_id)) is not None
 
 
 def overdue(report: Report, today) -> bool:

@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from portal import audit
+from portal import audit, happenings
 from portal.accounts.validation import mask_phone
 from portal import refs
 from portal.database import write_transaction
@@ -124,6 +124,7 @@ def decide(record: HourRecord, decision: str, *, actor_id: int | None, reason: s
                             reason=reason.strip()[:200])
         db.session.add(change)
         audit.record(f"volunteer.hours_{decision}", fresh, minutes=fresh.minutes)
+        happenings.hours_decided.send(fresh)
         db.session.commit()
     return change
 

@@ -8,7 +8,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 
-from portal import audit
+from portal import audit, happenings
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.transitions import advance
@@ -79,6 +79,7 @@ def finish(order: ServiceOrder, volunteer: Volunteer, *, note: str, minutes: int
         steps.add("order", order, "done", volunteer.user_id, note.strip())
         steps.tell(order.user, _l("您点的“%(offer)s”已完成服务，请在“我的”里评价。",
                                   offer=order.offer.name))
+        happenings.order_done.send(order)
         db.session.commit()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from portal import audit
+from portal import audit, happenings
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.timeutil import utcnow
@@ -88,6 +88,7 @@ def fulfil(wish: Wish, volunteer: Volunteer, note: str) -> None:
         steps.add("wish", wish, "fulfilled", volunteer.user_id, note.strip())
         steps.tell(wish.user, _l("您的微心愿“%(title)s”已实现。欢迎在“我的”里说声谢谢、评个分。",
                                  title=wish.title))
+        happenings.wish_fulfilled.send(wish)
         db.session.commit()
 
 
