@@ -20,7 +20,7 @@ from portal.extensions import client_address, db
 from portal.timeutil import utcnow
 
 KINDS = ("booked", "moved", "cancelled", "reminder", "home_visit", "status", "volunteer",
-         "verify")
+         "verify", "points")
 # What a resident may switch off (/me/): everything else is about a booking or a case they
 # started and is always sent.
 OPTIONAL_KINDS = frozenset({"reminder", "volunteer"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import select
 
 from portal.civility import workflow
@@ -13,9 +14,7 @@ from portal.civility.models import Like, Report
 from portal.civility.workflow import CivilityRefused
 from portal.extensions import db
 from tests.conftest import SHANGHAI, sign_in
-from tests.test_civility import board, jpeg, published_uncivil, submit  # noqa: F401 (fixture)
-
-import pytest
+from tests.test_civility import board, jpeg, published_uncivil  # noqa: F401 (fixture)
 
 
 def rectified(board) -> Report:

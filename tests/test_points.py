@@ -16,13 +16,14 @@ from sqlalchemy import func, select
 from portal.civility import workflow as civility
 from portal.civility.models import Report, ReportCategory
 from portal.extensions import db
+from portal.notifications import Message
 from portal.points import board, ledger, rewards
 from portal.points.models import (Partner, PointEntry, PointRule, Redemption, Reward)
 from portal.points.rewards import PointsRefused
 from portal.timeutil import local_today, to_utc, utcnow
 from portal.volunteer import hours
 from portal.volunteer.models import HourRecord, Team, Volunteer
-from tests.conftest import PASSWORD, make_user, parse, race, sign_in
+from tests.conftest import PASSWORD, make_user, race, sign_in
 from tests.live import Browser, gunicorn
 from tests.test_volunteer import id_card
 
@@ -205,6 +206,9 @@ def test_an_unconfirmed_code_expires_and_gives_points_and_stock_back_once(app, s
     assert rewards.expire_due(later) == 1 and rewards.expire_due(later) == 0
     assert ledger.balance(she.id) == 50 and db.session.get(Reward, partner.rewards[0].id).stock == 2
     assert lines(she)[-2:] == [("redemption", -50), ("refund", 50)]
+    told = db.session.scalars(select(Message.body).where(Message.user_id == she.id,
+                                                         Message.kind == "points")).all()
+    assert any("已过期" in body and code in body for body in told)
     with pytest.raises(PointsRefused) as late:
         rewards.confirm(code, partner, actor_id=she.id, now=later)
     assert late.value.code == "expired"

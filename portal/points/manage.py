@@ -11,17 +11,16 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from portal import audit, exports
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.params import arg_id
 from portal.points import ledger, rewards
 from portal.points.forms import CodeForm, MonthForm, PartnerForm, RewardForm, RuleForm
 from portal.points.models import (PARTNER_KIND_LABELS, REDEMPTION_LABELS, SOURCE_LABELS, Partner,
                                   PointRule, Redemption, Reward)
-from portal.points.rewards import PointsRefused
 from portal.security import staff_only
 from portal.templating import label_filters
-from portal.timeutil import local_today, to_utc, utcnow
-from portal.web import attempt, form_status, render
+from portal.timeutil import local_today, to_utc
+from portal.web import attempt, form_status, render, user_key
 
 partner = Blueprint("partner", __name__, url_prefix="/partner")
 staff_only(partner, "partner", "admin")
@@ -73,6 +72,7 @@ def index():
 
 
 @partner.route("/confirm", methods=["POST"])
+@limiter.limit("120 per hour", key_func=user_key)
 def confirm():
     """The code is spent: the reward is handed over, once."""
     found = _partner()
@@ -159,8 +159,8 @@ def settlement(kind: str):
 
 # -- the admin: rules and partners -------------------------------------------------------------
 
-@points_admin.route("/", methods=["GET", "POST"])
-def index():
+@points_admin.route("/", methods=["GET", "POST"], endpoint="index")
+def rules_and_partners():
     """The rules in force and every rule there has been; the partners."""
     form = RuleForm(prefix="rule")
     if form.validate_on_submit():

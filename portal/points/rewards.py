@@ -135,6 +135,11 @@ def expire_due(now: datetime | None = None) -> int:
                                    .values(stock=Reward.stock + 1))
                 ledger.add(redemption.user_id, redemption.points, "refund", "redemption",
                            redemption.id, note=redemption.code, now=now)
+                notify(phone=redemption.user.phone, user_id=redemption.user_id, kind="points",
+                       body=_l("兑换码 %(code)s（%(reward)s）%(days)d天内没有使用，已过期，"
+                               "%(points)d积分已退回。", code=redemption.code,
+                               reward=redemption.reward.name, days=REDEMPTION_DAYS,
+                               points=redemption.points))
                 done += 1
             db.session.commit()
     return done
