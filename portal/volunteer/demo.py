@@ -41,6 +41,13 @@ UPCOMING = (
     (4, 0, "垃圾分类入户宣传", "东岭村村委会", 9, time(9, 0), time(11, 30), 8, 2, 0, 1),
     (2, 1, "防诈骗知识讲座", "西河村文化礼堂", 12, time(14, 30), time(16, 0), 12, 0, 0, 1),
 )
+# Activities for residents, not volunteers (any resident joins; no hours): (team, station,
+# title, place, days ahead, starts, ends, capacity, weeks)
+RESIDENT_ACTIVITIES = (
+    (2, 2, "四点半课堂：小学生课后托管", "文化中心二楼阅览室", 2, time(16, 30), time(18, 0), 15, 4),
+    (3, 0, "腰鼓队排练（欢迎居民加入）", "东岭村文化广场", 3, time(19, 0), time(20, 30), 2, 1),
+    (1, 1, "个体商户消防安全培训", "西河村文化礼堂", 8, time(15, 0), time(16, 30), 30, 1),
+)
 NAMES = ("周大伟", "吴小红", "郑海燕", "王建军", "冯丽", "陈志强", "褚晓梅", "卫国庆", "蒋春花",
          "沈明", "韩雪", "杨帆")
 COORDINATOR = "13800000501"
@@ -67,6 +74,7 @@ def seed_volunteer(town) -> int:
     _past(teams, stations, volunteers, now, rng)
     _upcoming(teams, stations, volunteers, now, coordinator)
     _today(teams, stations, volunteers, now)
+    _resident(teams, stations, now, coordinator)
     db.session.flush()
     _wishes_and_orders(teams, stations, volunteers, coordinator)
     db.session.commit()
@@ -165,6 +173,19 @@ def _upcoming(teams, stations, volunteers, now, coordinator) -> None:
             _signup(made[0], volunteer, status, now - timedelta(hours=48 - n))
         db.session.execute(update(Activity).where(Activity.id == made[0].id)
                            .values(taken=taken, waiting=waiting))
+
+
+def _resident(teams, stations, now, coordinator) -> None:
+    """Resident activities; the drum class is full, with one resident waiting."""
+    joiners = (("13700003001", "林阿姨"), ("13700003002", "何大叔"), ("13700003003", "许小妹"))
+    for team, station, title, place, offset, starts, ends, capacity, weeks in RESIDENT_ACTIVITIES:
+        made = signups.create(team=teams[team], station=stations[station], title=title,
+                              place=place, day=now.date() + timedelta(days=offset), starts=starts,
+                              ends=ends, capacity=capacity, weeks=weeks, now=now,
+                              actor_id=coordinator.id, kind="resident",
+                              description=f"{title}。面向全体居民，免费参加，不需要登记为志愿者。")
+        for phone, name in joiners[:3 if capacity == 2 else 1]:
+            signups.join(made[0], name=name, phone=phone, user_id=None, now=now)
 
 
 def _today(teams, stations, volunteers, now) -> None:

@@ -16,8 +16,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from portal.accounts import validation as v
 from portal.accounts.forms import PhoneField
 from portal.params import id_or_error, id_or_zero, strip
-from portal.volunteer.models import (AVAILABILITY, AVAILABILITY_LABELS, GENDER_LABELS, GENDERS,
-                                     SKILL_LABELS, SKILLS)
+from portal.volunteer.models import (ACTIVITY_KIND_LABELS, ACTIVITY_KINDS, AVAILABILITY,
+                                     AVAILABILITY_LABELS, GENDER_LABELS, GENDERS, SKILL_LABELS,
+                                     SKILLS)
 from portal.volunteer.signups import MAX_CAPACITY, MAX_WEEKS
 from portal.volunteer.wishes import STORY_MAX
 
@@ -87,6 +88,8 @@ class FilterForm(FlaskForm):
     class Meta:
         csrf = False
 
+    kind = SelectField(_l("活动类型"), validate_choice=False, choices=[
+        SelectChoice("", _l("全部"))] + _choices(ACTIVITY_KINDS, ACTIVITY_KIND_LABELS))
     team = SelectField(_l("团队"), coerce=id_or_zero, validate_choice=False)
     station = SelectField(_l("服务站"), coerce=id_or_zero, validate_choice=False)
     skill = SelectField(_l("服务类别"), validate_choice=False,
@@ -95,6 +98,8 @@ class FilterForm(FlaskForm):
 
 
 class ActivityForm(FlaskForm):
+    kind = RadioField(_l("活动类型"), default="service", choices=[
+        SelectChoice(k, ACTIVITY_KIND_LABELS[k]) for k in ACTIVITY_KINDS])  # unsent: a service
     team = SelectField(_l("组织团队"), coerce=id_or_zero, validate_choice=False,
                        validators=[DataRequired(_l("请选择团队"))])
     station = SelectField(_l("服务站"), coerce=id_or_zero, validate_choice=False,
@@ -274,3 +279,11 @@ class DispatchForm(FlaskForm):
 
     team = SelectField(_l("派给哪个团队"), coerce=id_or_zero, validate_choice=False,
                        validators=[DataRequired(_l("请选择团队"))])
+
+
+class JoinForm(FlaskForm):
+    """A resident activity's place: the name and phone it is held by (a signed-in resident's
+    are filled in; a kiosk guest types them)."""
+    name = StringField(_l("姓名"), filters=[strip], validators=[
+        DataRequired(_l("请填写姓名")), Length(max=40, message=_l("姓名不能超过40个字"))])
+    phone = PhoneField(_l("手机号码（报名结果和入场码发到这里）"))

@@ -74,8 +74,9 @@ def scan(activity: Activity, code: str, *, now: datetime, actor_id: int | None) 
             signup.checked_in_at, step = now, "in"
         else:
             signup.checked_out_at, step = now, "out"
-            _record(signup, credited_minutes(activity, signup.checked_in_at, now), actor_id,
-                    "签到签退")
+            if signup.volunteer_id is not None:  # a resident activity's attendance has no hours
+                _record(signup, credited_minutes(activity, signup.checked_in_at, now), actor_id,
+                        "签到签退")
         db.session.commit()
     return signup, step
 
@@ -94,8 +95,9 @@ def tick(activity: Activity, signup_ids: list[int], *, now: datetime, actor_id: 
         for signup in signups:
             signup.checked_in_at = signup.checked_in_at or starts_at(activity)
             signup.checked_out_at = ends_at(activity)
-            _record(signup, credited_minutes(activity, signup.checked_in_at, ends_at(activity)),
-                    actor_id, "出勤登记")
+            if signup.volunteer_id is not None:
+                _record(signup, credited_minutes(activity, signup.checked_in_at,
+                                                 ends_at(activity)), actor_id, "出勤登记")
             made += 1
         if made:
             audit.record("volunteer.attendance", activity, ticked=made)
@@ -193,7 +195,7 @@ def attendance_rows(activity: Activity) -> list[list]:
              str(_l("签退")), str(_l("时长（小时）")), str(_l("审核"))]]
     for s in signups:
         record = records.get(s.id)
-        rows.append([s.volunteer.real_name, mask_phone(s.volunteer.user.phone), s.status,
+        rows.append([s.who, mask_phone(s.contact()[0]), s.status,
                      f"{s.checked_in_at:%Y-%m-%d %H:%M}" if s.checked_in_at else "",
                      f"{s.checked_out_at:%Y-%m-%d %H:%M}" if s.checked_out_at else "",
                      float(hours_text(record.minutes)) if record else "",

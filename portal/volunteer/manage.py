@@ -192,7 +192,7 @@ def new_activity():
                     day=form.day.data, starts=form.starts.data, ends=form.ends.data,
                     capacity=form.capacity.data, weeks=form.weeks.data, now=local_now(),
                     actor_id=current_user.id, description=form.description.data,
-                    bring=form.bring.data, skill=form.skill.data)
+                    bring=form.bring.data, skill=form.skill.data, kind=form.kind.data)
             except VolunteerRefused as refused:
                 form.form_errors.append(str(refused.message))
             else:
@@ -245,9 +245,10 @@ def scan(activity_id: int):
     def act():
         _valid(form, _("请输入或扫描签到码。"))
         signup, step = hours.scan(found, form.code.data, now=local_now(), actor_id=current_user.id)
-        name = signup.volunteer.real_name
+        name = signup.who
         return (_("%(name)s 已签到。", name=name) if step == "in" else
-                _("%(name)s 已签退，时长待审核。", name=name))
+                _("%(name)s 已签退，时长待审核。", name=name) if signup.volunteer_id else
+                _("%(name)s 已签退。", name=name))
     return _acted(found, act)
 
 
@@ -296,14 +297,14 @@ def release(activity_id: int, signup_id: int):
     signup = db.session.get(SignUp, signup_id)
     if signup is None or signup.activity_id != found.id:
         abort(404)
-    form, name = ReleaseForm(), signup.volunteer.real_name
+    form, name = ReleaseForm(), signup.who
 
     def act():
         _valid(form, _("请写明取消%(name)s报名的原因。", name=name))
         promoted = signups.cancel(signup, now=local_now(), reason=form.reason.data,
                                   by=current_user.id)
         return _("已取消%(name)s的报名并通知本人。", name=name) + (
-            _("候补的%(name)s已递补。", name=promoted.volunteer.real_name) if promoted else "")
+            _("候补的%(name)s已递补。", name=promoted.who) if promoted else "")
     return _acted(found, act)
 
 

@@ -31,6 +31,10 @@ AVAILABILITY_LABELS = {"weekday_day": _l("工作日白天"), "weekday_evening": 
 GENDERS = ("female", "male")
 GENDER_LABELS = {"female": _l("女"), "male": _l("男")}
 
+# A volunteer service (registered volunteers, hours) or an activity for residents (a class, a
+# training: any signed-in resident or a kiosk guest with a name and phone; no hours, no ID).
+ACTIVITY_KINDS = ("service", "resident")
+ACTIVITY_KIND_LABELS = {"service": _l("志愿服务"), "resident": _l("居民活动")}
 SIGNUP_STATUSES = ("confirmed", "waitlisted", "cancelled")
 SIGNUP_LABELS = {"confirmed": _l("已报名"), "waitlisted": _l("候补中"), "cancelled": _l("已取消")}
 HOUR_STATUSES = ("pending", "approved", "rejected")
@@ -149,10 +153,12 @@ class Activity(db.Model):
         CheckConstraint("waiting >= 0", name="waiting_not_negative"),
         CheckConstraint("starts < ends", name="starts_before_ends"),
         CheckConstraint("status IN ('open', 'cancelled')", name="status"),
+        CheckConstraint(f"kind IN {ACTIVITY_KINDS!r}", name="kind"),
         Index("ix_volunteer_activities_list", "status", "day", "starts"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), default="service", server_default="service")
     team_id: Mapped[int] = mapped_column(ForeignKey("volunteer_teams.id"), index=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("volunteer_stations.id"), index=True)
     title: Mapped[str] = mapped_column(String(60))
@@ -182,11 +188,15 @@ class Activity(db.Model):
 
 
 class SignUp(db.Model):
-    """A volunteer's place on an activity, or on its waitlist (first come, first served)."""
+    """A place on an activity, or on its waitlist (first come, first served): a volunteer's
+    (volunteer service), or a resident's or kiosk guest's, by name and phone (a resident
+    activity; `user_id` when signed in)."""
 
     __tablename__ = "volunteer_signups"
     __table_args__ = (
         UniqueConstraint("activity_id", "volunteer_id", name="uq_signups_activity_volunteer"),
+        UniqueConstraint("activity_id", "phone", name="uq_signups_activity_phone"),
+        CheckConstraint("volunteer_id IS NOT NULL OR phone IS NOT NULL", name="someone"),
         CheckConstraint(f"status IN {SIGNUP_STATUSES!r}", name="status"),
         Index("ix_volunteer_signups_queue", "activity_id", "status", "queued_at"),
         Index("ix_volunteer_signups_mine", "volunteer_id", "status"),
@@ -194,7 +204,11 @@ class SignUp(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("volunteer_activities.id"))
-    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
+    # A resident activity's participant: who, and the phone the place is held by.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str | None] = mapped_column(String(40))
+    phone: Mapped[str | None] = mapped_column(String(11))
     status: Mapped[str] = mapped_column(String(12))
     code: Mapped[str] = mapped_column(String(12), unique=True)  # shown as a QR code for check-in
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -205,7 +219,17 @@ class SignUp(db.Model):
     reminded_at: Mapped[datetime | None]  # the day-before reminder went out
 
     activity: Mapped[Activity] = relationship()
-    volunteer: Mapped[Volunteer] = relationship()
+    volunteer: Mapped[Volunteer | None] = relationship()
+
+    @property
+    def who(self) -> str:
+        return self.volunteer.real_name if self.volunteer else self.name
+
+    def contact(self) -> tuple[str, int | None]:
+        """Where messages about this place go: (phone, user id)."""
+        if self.volunteer is not None:
+            return self.volunteer.user.phone, self.volunteer.user_id
+        return self.phone, self.user_id
 
 
 class HourRecord(db.Model):

@@ -8,6 +8,9 @@
   so each freed place promotes exactly one person, once.
 - Waitlisted sign-ups count as taken time: a volunteer cannot be on two overlapping
   activities, even as a reserve, so a promotion never creates a clash.
+- A resident activity (a class, a training) takes residents, not volunteers: a signed-in
+  resident or a kiosk guest joins by name and phone (`join`), one place per phone, under the
+  same lock and counters; no ID number is asked and no hours are recorded.
 """
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ from portal.extensions import db
 from portal.notifications import When, notify
 from portal.refused import Refused
 from portal.timeutil import utcnow
-from portal.volunteer.models import Activity, SignUp, Team, Volunteer, VolunteerStation
+from portal.volunteer.models import (ACTIVITY_KINDS, Activity, SignUp, Team, Volunteer,
+                                     VolunteerStation)
 
 ACTIVE = ("confirmed", "waitlisted")
 MAX_CAPACITY = 500
@@ -73,7 +77,7 @@ def check_times(day: date, starts: time, ends: time, now: datetime) -> None:
 def create(*, team: Team, station: VolunteerStation, title: str, place: str, day: date,
            starts: time, ends: time, capacity: int, now: datetime, actor_id: int | None,
            weeks: int = 1, description: str = "", bring: str = "",
-           skill: str | None = None) -> list[Activity]:
+           skill: str | None = None, kind: str = "service") -> list[Activity]:
     """One activity, or a weekly series of `weeks` (one row per week, each with its places)."""
     check_times(day, starts, ends, now)
     if not 1 <= capacity <= MAX_CAPACITY:
@@ -83,7 +87,8 @@ def create(*, team: Team, station: VolunteerStation, title: str, place: str, day
     series = secrets.token_hex(8) if weeks > 1 else None
     made = [Activity(team=team, station=station, title=title, place=place, day=day + timedelta(weeks=w),
                      starts=starts, ends=ends, capacity=capacity, description=description,
-                     bring=bring, skill=skill or None, series=series, created_by=actor_id)
+                     bring=bring, skill=skill or None, series=series, created_by=actor_id,
+                     kind=kind if kind in ACTIVITY_KINDS else "service")
             for w in range(weeks)]
     db.session.add_all(made)
     db.session.flush()
@@ -114,8 +119,8 @@ def _promote(activity: Activity, places: int) -> list[SignUp]:
         .execution_options(populate_existing=True)).all()
     for signup in first:
         signup.status, signup.promoted_at = "confirmed", utcnow()
-        user = signup.volunteer.user
-        notify(phone=user.phone, user_id=user.id, kind="volunteer", day=activity.day, body=_l(
+        phone, user_id = signup.contact()
+        notify(phone=phone, user_id=user_id, kind="volunteer", day=activity.day, body=_l(
             "候补成功：“%(title)s”（%(when)s，%(place)s）有了空位，已为您报名。签到码 %(code)s。"
             "不能参加请在“我的志愿服务”里取消。", title=activity.title, when=_when(activity),
             place=activity.place, code=signup.code))
@@ -160,8 +165,8 @@ def cancel_activity(activity: Activity, reason: str, *, now: datetime,
             SignUp.activity_id == locked.id, SignUp.status.in_(ACTIVE))).all()
         for signup in signups:
             signup.status, signup.cancelled_at = "cancelled", utcnow()
-            user = signup.volunteer.user
-            notify(phone=user.phone, user_id=user.id, kind="volunteer", day=locked.day, body=_l(
+            phone, user_id = signup.contact()
+            notify(phone=phone, user_id=user_id, kind="volunteer", day=locked.day, body=_l(
                 "很抱歉，“%(title)s”（%(when)s）已取消：%(reason)s", title=locked.title,
                 when=_when(locked), reason=reason))
         locked.status, locked.cancel_reason = "cancelled", reason
@@ -193,6 +198,8 @@ def _check_open(activity: Activity, now: datetime) -> None:
 def sign_up(activity: Activity, volunteer: Volunteer, *, now: datetime) -> SignUp:
     """A place if there is one, else a place on the waitlist. A repeated click returns the
     sign-up already there; a clash with another activity is refused."""
+    if activity.kind == "resident":
+        raise VolunteerRefused("resident", _l("这是居民活动，不需要登记为志愿者，直接报名即可。"))
     _check_open(activity, now)
     try:
         with write_transaction():
@@ -222,6 +229,46 @@ def sign_up(activity: Activity, volunteer: Volunteer, *, now: datetime) -> SignU
     except IntegrityError:  # the twin of a double-clicked form won: return what it made
         signup = db.session.scalar(select(SignUp).where(
             SignUp.activity_id == activity.id, SignUp.volunteer_id == volunteer.id))
+        if signup is None:
+            raise
+        return signup
+
+
+def join(activity: Activity, *, name: str, phone: str, user_id: int | None,
+         now: datetime) -> SignUp:
+    """A resident activity: a place for this name and phone, else a place on the waitlist.
+    One place per phone (the same phone again gets the place it has); never over capacity."""
+    if activity.kind != "resident":
+        raise VolunteerRefused("service", _l("这是志愿服务活动，请先登记为志愿者再报名。"))
+    _check_open(activity, now)
+    try:
+        with write_transaction():
+            locked = _lock(activity.id)
+            _check_open(locked, now)
+            signup = db.session.scalar(select(SignUp).where(
+                SignUp.activity_id == locked.id, SignUp.phone == phone)
+                .execution_options(populate_existing=True))
+            if signup is not None and signup.status in ACTIVE:
+                return signup
+            status = "confirmed" if locked.taken < locked.capacity else "waitlisted"
+            if signup is None:
+                signup = SignUp(activity_id=locked.id, phone=phone, code=new_code())
+                db.session.add(signup)
+            signup.name, signup.user_id = name, user_id
+            signup.status, signup.queued_at = status, utcnow()
+            signup.cancelled_at = signup.promoted_at = None
+            _counts(locked.id, taken=int(status == "confirmed"), waiting=int(status == "waitlisted"))
+            notify(phone=phone, user_id=user_id, kind="volunteer", day=locked.day, body=_l(
+                "已报名“%(title)s”（%(when)s，%(place)s）。入场码 %(code)s。", title=locked.title,
+                when=_when(locked), place=locked.place, code=signup.code)
+                if status == "confirmed" else _l(
+                "“%(title)s”（%(when)s）名额已满，您在候补名单上；有人取消时按顺序递补并通知您。",
+                title=locked.title, when=_when(locked)))
+            db.session.commit()
+            return signup
+    except IntegrityError:  # the same phone at the same instant: return what the twin made
+        signup = db.session.scalar(select(SignUp).where(
+            SignUp.activity_id == activity.id, SignUp.phone == phone))
         if signup is None:
             raise
         return signup
@@ -260,8 +307,8 @@ def cancel(signup: SignUp, *, now: datetime, reason: str = "",
             if promoted is None:
                 _counts(locked.id, taken=-1)
         if by is not None:
-            user = fresh.volunteer.user
-            notify(phone=user.phone, user_id=user.id, kind="volunteer", day=locked.day, body=_l(
+            phone, user_id = fresh.contact()
+            notify(phone=phone, user_id=user_id, kind="volunteer", day=locked.day, body=_l(
                 "协调员已取消您在“%(title)s”（%(when)s）的报名：%(reason)s", title=locked.title,
                 when=_when(locked), reason=reason))
             audit.record("volunteer.signup_release", fresh, status=was, reason=reason)
@@ -276,8 +323,8 @@ def send_reminders(day: date) -> int:
         Activity.day == day, Activity.status == "open", SignUp.status == "confirmed",
         SignUp.reminded_at.is_(None))).all()
     for signup, activity in rows:
-        user = db.session.get(Volunteer, signup.volunteer_id).user
-        notify(phone=user.phone, user_id=user.id, kind="reminder", day=day, body=_l(
+        phone, user_id = signup.contact()
+        notify(phone=phone, user_id=user_id, kind="reminder", day=day, body=_l(
             "提醒：明天 %(at)s 志愿活动“%(title)s”，地点%(place)s。签到码 %(code)s。"
             "不能参加请在“我的志愿服务”里取消。", at=f"{activity.starts:%H:%M}",
             title=activity.title, place=activity.place, code=signup.code))

@@ -18,11 +18,12 @@ from portal.extensions import db, limiter
 from portal.places.models import Town
 from portal.timeutil import local_now, local_today
 from portal.volunteer import access, hours, signups
-from portal.volunteer.forms import (FilterForm, VolunteerForm)
-from portal.volunteer.models import (Activity, HourRecord, ServiceOrder, SignUp, TeamMember, Volunteer, Wish)
+from portal.volunteer.forms import (FilterForm, JoinForm, VolunteerForm)
+from portal.volunteer.models import (ACTIVITY_KINDS, Activity, HourRecord, ServiceOrder, SignUp,
+                                     TeamMember, Volunteer, Wish)
 from portal.volunteer.signups import VolunteerRefused
-from portal.web import (attempted, form_status, public_url, refusal, render, safe_next,
-                        user_key)
+from portal.web import (attempted, form_status, is_kiosk, public_url, refusal, render,
+                        safe_next, user_key)
 from portal.params import page_number
 from portal.volunteer.views import (PER_PAGE, active_stations, active_teams, bp, options,
                                     volunteer_or_register)
@@ -39,6 +40,8 @@ def upcoming(form: FilterForm, now: datetime):
         query = query.where(Activity.station_id == form.station.data)
     if form.skill.data:
         query = query.where(Activity.skill == form.skill.data)
+    if form.kind.data in ACTIVITY_KINDS:
+        query = query.where(Activity.kind == form.kind.data)
     return query.options(joinedload(Activity.team), joinedload(Activity.station)).order_by(
         Activity.day, Activity.starts, Activity.id)
 
@@ -66,6 +69,11 @@ def _waiting_before(signup: SignUp) -> int:
 
 
 def _my_signup(activity: Activity, volunteer: Volunteer | None) -> SignUp | None:
+    """The signed-in person's place: as a volunteer, or (a resident activity) as a resident."""
+    if activity.kind == "resident":
+        return current_user.is_authenticated and db.session.scalar(select(SignUp).where(
+            SignUp.activity_id == activity.id, SignUp.user_id == current_user.id)
+            .order_by(SignUp.id.desc()).limit(1)) or None
     return volunteer and db.session.scalar(select(SignUp).where(
         SignUp.activity_id == activity.id, SignUp.volunteer_id == volunteer.id))
 
@@ -81,7 +89,8 @@ def activity(activity_id: int):
     now = local_now()
     return render("volunteer/activity.html", activity=found, volunteer=volunteer, mine=mine,
                   position=position, started=signups.starts_at(found) <= now,
-                  can_cancel=signups.cutoff(found) > now)
+                  can_cancel=signups.cutoff(found) > now,
+                  join=JoinForm() if found.kind == "resident" and is_kiosk() else None)
 
 
 @bp.route("/activities/<int:activity_id>/calendar.ics")
@@ -115,6 +124,10 @@ def sign_up(activity_id: int):
     """Take a place, or join the waitlist when the activity is full."""
     found = db.session.get(Activity, activity_id) or abort(404)
     back = url_for("volunteer.activity", activity_id=found.id)
+    if found.kind == "resident":  # as a resident: no volunteer record needed
+        return _joined(found, lambda: signups.join(
+            found, name=current_user.name, phone=current_user.phone, user_id=current_user.id,
+            now=local_now()))
     if (volunteer := volunteer_or_register()) is None:
         return redirect(url_for("volunteer.register", next=back))
     try:
@@ -129,15 +142,48 @@ def sign_up(activity_id: int):
     return redirect(back)
 
 
+@bp.route("/activities/<int:activity_id>/join", methods=["POST"])
+@limiter.limit("10 per hour", methods=["POST"])
+def join(activity_id: int):
+    """A kiosk guest takes a place on a resident activity by name and phone."""
+    found = db.session.get(Activity, activity_id) or abort(404)
+    back = url_for("volunteer.activity", activity_id=found.id)
+    if not is_kiosk():  # on one's own phone: sign in (the place is then in "我的")
+        return redirect(url_for("accounts.login", next=back))
+    form = JoinForm()
+    if not form.validate_on_submit():
+        now = local_now()
+        return render("volunteer/activity.html", activity=found, volunteer=None, mine=None,
+                      position=None, started=signups.starts_at(found) <= now,
+                      can_cancel=False, join=form), 422
+    return _joined(found, lambda: signups.join(found, name=form.name.data,
+                                                phone=form.phone.data, user_id=None,
+                                                now=local_now()))
+
+
+def _joined(found: Activity, step):
+    """Run a resident activity's join and say how it went."""
+    back = url_for("volunteer.activity", activity_id=found.id)
+    try:
+        signup = step()
+    except VolunteerRefused as refused:
+        return refusal(refused, back)
+    if signup.status == "confirmed":
+        flash(_("报名成功：%(name)s，入场码 %(code)s（已发短信），活动当天出示即可。",
+                name=signup.name, code=signup.code), "success")
+    else:
+        flash(_("名额已满，%(name)s已进入候补名单（第%(n)d位）。有人取消时按顺序递补，递补成功会通知您。",
+                name=signup.name, n=_waiting_before(signup) + 1), "info")
+    return redirect(back)
+
+
 @bp.route("/activities/<int:activity_id>/cancel", methods=["POST"])
 @login_required
 def cancel(activity_id: int):
     """Give the place back (until the cut-off); the first on the waitlist moves up."""
     found = db.session.get(Activity, activity_id) or abort(404)
     back = url_for("volunteer.activity", activity_id=found.id)
-    volunteer = access.volunteer_of(current_user)
-    mine = volunteer and db.session.scalar(select(SignUp).where(
-        SignUp.activity_id == found.id, SignUp.volunteer_id == volunteer.id))
+    mine = _my_signup(found, access.volunteer_of(current_user))
     if not mine:
         abort(404)
     return attempted(lambda: signups.cancel(mine, now=local_now()), back, _("已取消报名。"))
@@ -205,7 +251,11 @@ def mine():
     context = {"volunteer": volunteer, "my_wishes": db.session.scalars(select(Wish).where(
         Wish.user_id == current_user.id).order_by(Wish.id.desc())).all(),
         "my_orders": db.session.scalars(select(ServiceOrder).where(
-            ServiceOrder.user_id == current_user.id).order_by(ServiceOrder.id.desc())).all()}
+            ServiceOrder.user_id == current_user.id).order_by(ServiceOrder.id.desc())).all(),
+        "joined": db.session.scalars(select(SignUp).join(Activity).where(  # resident activities
+            SignUp.user_id == current_user.id, SignUp.volunteer_id.is_(None),
+            SignUp.status.in_(signups.ACTIVE), Activity.day >= local_today())
+            .order_by(Activity.day, Activity.starts)).all()}
     if volunteer is not None:
         today = local_today()
         context.update(
