@@ -98,6 +98,7 @@ def public_pages(data_dir: Path) -> dict[str, str]:
             "volunteer list": "/volunteer/",
             "an activity": f"/volunteer/activities/{activity.id}",
             "micro-wishes": "/volunteer/wishes/",
+            "points and rewards": "/points/",
             "dashboard": "/dashboard/",
             "dashboard now (htmx)": "/dashboard/now",
             "kiosk": "/kiosk/",

@@ -319,6 +319,9 @@ def test_a_partner_account_takes_codes_for_its_own_shop_only(app, shop, page):
     sheet = clerk.get(f"/partner/redemptions.csv?month={local_today():%Y-%m}")
     rows = list(csv.reader(io.StringIO(sheet.get_data(as_text=True).lstrip("\ufeff"))))
     assert [r[0] for r in rows[1:]] == [mine] and rows[1][2] == "50"
+    for month in ("0001-01", "9999-12", "2026-13", "x"):  # this month instead, never a 500
+        odd = clerk.get(f"/partner/redemptions.csv?month={month}")
+        assert odd.status_code == 200 and mine in odd.get_data(as_text=True)
     unbound = sign_in(app, "13955550009", "partner", name="无店")
     assert unbound.get("/partner/").status_code == 404
     resident = sign_in(app, "13955550010", name="居民")

@@ -146,7 +146,8 @@ def settlement(kind: str):
         first = date.fromisoformat(f"{form.month.data}-01") if form.month.data else None
     except ValueError:
         first = None
-    first = first or local_today().replace(day=1)
+    if first is None or not date(2020, 1, 1) <= first <= date(2100, 1, 1):
+        first = local_today().replace(day=1)  # none asked, or none there could be
     following = (first + timedelta(days=32)).replace(day=1)
     rows = rewards.settlement_rows(found, to_utc(datetime.combine(first, datetime.min.time())),
                                    to_utc(datetime.combine(following, datetime.min.time())))
