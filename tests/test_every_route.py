@@ -391,12 +391,15 @@ def _reflected(response) -> bool:
 def test_every_form_survives_hostile_values(demo, errors):
     walked = walk(demo, errors)
     pages = walked.pages
+    # A form every role sees alike (the preferences, the search box, an appeal, a like) is
+    # fuzzed once, by the first role in ROLES that reaches it (anonymous before a resident
+    # before staff); a staff form by the first role whose pages show it.
     forms, seen = [], set()
     for role, by_url in pages.items():
         for url, html in by_url.items():
             for form in forms_on(role, url, html):
-                if form.key() not in seen:
-                    seen.add(form.key())
+                if form.key()[1:] not in seen:
+                    seen.add(form.key()[1:])
                     forms.append(form)
     assert len(forms) > 60, len(forms)
     # Sampled (the suite runs on both databases): every form gets every class at least once
