@@ -74,7 +74,11 @@ def test_a_kiosk_guest_joins_by_name_and_phone_and_the_waitlist_moves_up(app, vo
                                                "phone": "13966660003"}, follow_redirects=True)
     assert "候补名单（第1位）" in waiting.get_data(as_text=True)
     assert counters(activity) == (1, 1, 1, 1)
+    he = sign_in(app, "13966660002", name="何大叔")  # later, on his own phone: the same place
+    assert "报名成功" in he.post(f"{url}/signup", follow_redirects=True).get_data(as_text=True)
+    assert counters(activity) == (1, 1, 1, 1)
     first = db.session.scalar(select(SignUp).where(SignUp.phone == "13966660002"))
+    assert first.user_id == he.user.id and first.code in page(he.get(url)).text()
     signups.cancel(first, now=local_now(), reason="家里有事", by=vol.coordinator.user.id)
     assert counters(activity) == (1, 0, 1, 0)
     told = db.session.scalars(select(Message.body).where(Message.phone == "13966660003")).all()

@@ -249,6 +249,9 @@ def join(activity: Activity, *, name: str, phone: str, user_id: int | None,
                 SignUp.activity_id == locked.id, SignUp.phone == phone)
                 .execution_options(populate_existing=True))
             if signup is not None and signup.status in ACTIVE:
+                if user_id is not None and signup.user_id is None:  # taken at a kiosk before
+                    signup.user_id = user_id
+                    db.session.commit()
                 return signup
             status = "confirmed" if locked.taken < locked.capacity else "waitlisted"
             if signup is None:
