@@ -57,6 +57,14 @@ def queue():
                   last_ranking=workflow.ranking((month - timedelta(days=1)).replace(day=1)))
 
 
+def _after_photo() -> photo_files.Processed | None:
+    """The optional after-photo of a rectification or a check, through the photo rules."""
+    upload = request.files.get("photo")
+    if not (upload and upload.filename):
+        return None
+    return photo_files.process(uploads.read_limited(upload, photo_files.MAX_BYTES))
+
+
 @moderate.route("/reports/<int:report_id>/check", methods=["POST"])
 @limiter.limit("60 per hour")
 def check(report_id: int):
@@ -64,14 +72,11 @@ def check(report_id: int):
     with what is still wrong and a new deadline; an optional after-photo."""
     found = db.session.get(Report, report_id) or abort(404)
     form = CheckForm()
-    after = None
-    upload = request.files.get("photo")
-    if upload and upload.filename:
-        try:
-            after = photo_files.process(uploads.read_limited(upload, photo_files.MAX_BYTES))
-        except uploads.UploadRefused as refused:
-            flash(refused.message, "error")
-            return redirect(url_for("moderate.queue") + "#check-title")
+    try:
+        after = _after_photo()
+    except uploads.UploadRefused as refused:
+        flash(refused.message, "error")
+        return redirect(url_for("moderate.queue") + "#check-title")
     if not form.validate_on_submit():
         flash(_("请选择验收结果。"), "error")
     else:
@@ -197,14 +202,11 @@ def rectify(report_id: int, step: str):
             or current_user.department_id is None:
         abort(404)
     form = RectifyForm()
-    after = None
-    upload = request.files.get("photo")
-    if upload and upload.filename:
-        try:
-            after = photo_files.process(uploads.read_limited(upload, photo_files.MAX_BYTES))
-        except uploads.UploadRefused as refused:
-            flash(refused.message, "error")
-            return redirect(url_for("department.items"))
+    try:
+        after = _after_photo()
+    except uploads.UploadRefused as refused:
+        flash(refused.message, "error")
+        return redirect(url_for("department.items"))
     if form.validate_on_submit():
         attempt(lambda: workflow.rectify(found, current_user, step, form.note.data or "", after),
             _("已记录。"))

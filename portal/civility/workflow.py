@@ -212,13 +212,18 @@ def rectify(report: Report, actor, step: str, note: str,
     advance(report, Report.rectification == frm, Report.status == "published",
             rectification=to, rectified_at=utcnow() if to == "rectified" else None,
             refused=CivilityRefused("invalid", _l("这条整改记录刚刚已更新，请刷新后再看。")))
+    _add_after(report, after)
+    _event(report, f"rectify_{step}", actor, note)
+    audit.record(f"civility.rectify_{step}", report, note=note[:200])
+    db.session.commit()
+
+
+def _add_after(report: Report, after: photo_files.Processed | None) -> None:
+    """An after-photo: private until a moderator redacts it, like every photo."""
     if after is not None:
         report.photos.append(Photo(role="after", original=after.original,
                                    original_thumb=after.original_thumb, width=after.width,
                                    height=after.height))
-    _event(report, f"rectify_{step}", actor, note)
-    audit.record(f"civility.rectify_{step}", report, note=note[:200])
-    db.session.commit()
 
 
 def check(report: Report, moderator, passed: bool, note: str, new_due=None,
@@ -235,10 +240,7 @@ def check(report: Report, moderator, passed: bool, note: str, new_due=None,
         "rectification": "rectifying", "rectify_due": new_due, "rectified_at": None}
     advance(report, Report.rectification == "rectified", Report.status == "published",
             **values, refused=CivilityRefused("invalid", _l("这条整改记录刚刚已更新，请刷新后再看。")))
-    if after is not None:
-        report.photos.append(Photo(role="after", original=after.original,
-                                   original_thumb=after.original_thumb, width=after.width,
-                                   height=after.height))
+    _add_after(report, after)
     action = "check_pass" if passed else "check_fail"
     _event(report, action, moderator, note if passed else f"{note}（{new_due.isoformat()}）")
     audit.record(f"civility.{action}", report, note=note[:200],
