@@ -18,6 +18,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.request_class = PortalRequest
     app.url_map.converters["int"] = BoundedInt  # before any route: no id beyond the database's
     config.load(app, test_config)
+    from portal.privacy import logs
+    logs.install()
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)

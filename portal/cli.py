@@ -19,6 +19,7 @@ notices_cli = AppGroup("notices", help="Policy notices.")
 civility_cli = AppGroup("civility", help="Civility board jobs.")
 dashboard_cli = AppGroup("dashboard", help="The public dashboard's figures.")
 jobs_cli = AppGroup("jobs", help="The worker that sends messages and runs the periodic tasks.")
+keys_cli = AppGroup("keys", help="The keys ID numbers are sealed with (README, \"Keys\").")
 
 
 @jobs_cli.command("run")
@@ -180,6 +181,44 @@ def civility_purge():
     click.echo(f"purged the photos of {purge()} reports")
 
 
+@keys_cli.command("rotate")
+def keys_rotate():
+    """A new current key in the key file; every ID number sealed again under it while the
+    portal serves. Older keys stay (older backups need them) until `keys retire`."""
+    from portal.privacy import sealing
+    try:
+        key_id, count = sealing.rotate()
+    except sealing.KeysMissing as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"current key {key_id}; sealed {count} values again")
+
+
+@keys_cli.command("retire")
+def keys_retire():
+    """Drop the keys no value is sealed under any more. Backups made before the last rotation
+    then lose their ID numbers: keep a copy of the old key file with them if they matter."""
+    from portal.privacy import sealing
+    try:
+        dropped = sealing.retire()
+    except sealing.KeysMissing as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"dropped {len(dropped)} keys: {', '.join(dropped) or '-'}")
+
+
+@keys_cli.command("check")
+def keys_check():
+    """How many values each key seals; fails when some cannot be opened (a lost key)."""
+    from portal.privacy import sealing
+    counts = sealing.usage()
+    ring = sealing.keyring()
+    for key_id, count in sorted(counts.items()):
+        mark = " (current)" if key_id == ring.current else ""
+        click.echo(f"{key_id}{mark}: {count}")
+    if counts.get("?") or counts.get("plain"):
+        raise click.ClickException(f"{counts.get('?', 0)} values under a lost key, "
+                                   f"{counts.get('plain', 0)} not sealed")
+
+
 @dashboard_cli.command("rollup")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Sum every day from this one to yesterday (default: the worker's recent days; "
@@ -311,5 +350,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(civility_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(dashboard_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

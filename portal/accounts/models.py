@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.extensions import db
 from portal.places.models import Station, Village
+from portal.privacy.sealing import Sealed
 from portal.timeutil import utcnow
 
 # Staff roles. A clerk is bound to one station, a department account to one department
@@ -37,8 +38,8 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(40))
     password_hash: Mapped[str] = mapped_column(String(256))
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
-    # Kept only to be shown masked (and, later, revealed on purpose with an audit entry).
-    id_card: Mapped[str | None] = mapped_column(String(18))
+    # Kept only to be shown masked (and revealed on purpose with an audit entry); encrypted.
+    id_card: Mapped[str | None] = mapped_column(Sealed("users.id_card"))
     station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)

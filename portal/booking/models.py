@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.places.models import Station
+from portal.privacy.sealing import Sealed
 from portal.timeutil import utcnow
 
 # Booking states (DESIGN.md §4). The desk work moves bookings through the later ones.
@@ -173,11 +174,11 @@ class Booking(db.Model):
     forwarded_at: Mapped[datetime | None]
     returned_at: Mapped[datetime | None]
     # Entered at the desk for walk-ins and phone callers; shown masked, revealed on purpose.
-    id_card: Mapped[str | None] = mapped_column(String(18))
+    id_card: Mapped[str | None] = mapped_column(Sealed("bookings.id_card"))  # encrypted
     # Proxy handling (帮办代办): who applied on the resident's behalf, and how related.
     proxy_name: Mapped[str | None] = mapped_column(String(40))
     proxy_phone: Mapped[str | None] = mapped_column(String(11))
-    proxy_id_card: Mapped[str | None] = mapped_column(String(18))
+    proxy_id_card: Mapped[str | None] = mapped_column(Sealed("bookings.proxy_id_card"))
     proxy_relation: Mapped[str | None] = mapped_column(String(12))
     # The clerk's words on the last one-time notice, beside the materials still missing.
     supplement_note: Mapped[str | None] = mapped_column(Text)

@@ -11,9 +11,10 @@ from datetime import date, datetime, time
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.extensions import db
+from portal.privacy.sealing import Sealed, lookup_hash
 from portal.timeutil import utcnow
 
 # The service areas of the national volunteer record (服务类别), shortened to what a town uses.
@@ -108,7 +109,10 @@ class Volunteer(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
     real_name: Mapped[str] = mapped_column(String(40))
-    id_card: Mapped[str] = mapped_column(String(18), unique=True)  # one record a person; masked
+    # Encrypted (empty once the account is deleted); one record a person, kept by its keyed
+    # hash, which is set with it.
+    id_card: Mapped[str | None] = mapped_column(Sealed("volunteers.id_card"))
+    id_card_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     gender: Mapped[str] = mapped_column(String(6))
     skills: Mapped[str] = mapped_column(String(200), default="")  # codes, comma-separated
     availability: Mapped[str] = mapped_column(String(100), default="")
@@ -123,6 +127,11 @@ class Volunteer(db.Model):
     user: Mapped["User"] = relationship(foreign_keys=[user_id])  # noqa: F821
     teams: Mapped[list[Team]] = relationship(secondary="volunteer_team_members",
                                              order_by="Team.name")
+
+    @validates("id_card")
+    def _hash_id_card(self, _key, value: str | None) -> str | None:
+        self.id_card_hash = lookup_hash(value)
+        return value
 
     @property
     def skill_codes(self) -> list[str]:

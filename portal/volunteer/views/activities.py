@@ -16,6 +16,7 @@ from portal import calendars
 from portal.page_cache import cached_page
 from portal.extensions import db, limiter
 from portal.places.models import Town
+from portal.privacy.sealing import lookup_hash
 from portal.timeutil import local_now, local_today
 from portal.volunteer import access, hours, signups
 from portal.volunteer.forms import (FilterForm, JoinForm, VolunteerForm)
@@ -207,7 +208,7 @@ def register():
             db.session.rollback()  # of a double-clicked form registered first
             volunteer = access.volunteer_of(current_user)
             if db.session.scalar(select(Volunteer.user_id).where(
-                    Volunteer.id_card == form.id_card.data)) not in (None, current_user.id):
+                    Volunteer.id_card_hash == lookup_hash(form.id_card.data))) not in (None, current_user.id):
                 form.id_card.errors.append(_(
                     "这个身份证号码已经用另一个账号登记为志愿者，一个人只有一份志愿服务记录。"
                     "请用那个账号登录；如有疑问请联系协调员。"))
