@@ -181,9 +181,13 @@ def test_a_30_mb_photo_is_refused_without_losing_the_form(board, page):
     assert shown.soup.select_one("#description").get_text().strip() == "三十兆的照片"
 
 
-def test_the_photo_position_fills_in_the_place(board):
+def test_the_photo_position_fills_in_the_place_rounded_to_about_100_m(board, page):
     submit(board, [("a.jpg", jpeg(gps=(30.25 + 0.03 * 0.6428, 119.9 + 0.03 * 0.766)))], place="")
-    assert "附近" in newest().place and "照片定位" in newest().place
+    report = newest()
+    assert "附近" in report.place and "照片定位约 30.269, 119.923" in report.place
+    assert (report.latitude, report.longitude) == (30.26928, 119.92298)  # kept for moderators
+    review = page(board.moderator.get(f"/civility/moderate/reports/{report.id}"))
+    assert "30.26928" in review.text()
 
 
 def test_the_honeypot_keeps_bots_out(board):

@@ -189,7 +189,9 @@ def _submit(form, processed):
 
 
 def _place_from_gps(processed) -> str:
-    """The village nearest to where a photo was taken (its GPS), if any photo has one."""
+    """The village nearest to where a photo was taken (its GPS), if any photo has one, and the
+    position rounded to about 100 m: the place is public once verified, and the exact position
+    says where the reporter stood (moderators see that one on the review page)."""
     located = next((p for p in processed if p.latitude is not None), None)
     if located is None:
         return ""
@@ -198,7 +200,7 @@ def _place_from_gps(processed) -> str:
     nearest = min(stations, key=lambda s: (s.latitude - located.latitude) ** 2 +
                   (s.longitude - located.longitude) ** 2, default=None)
     near = f"{nearest.village.name}附近" if nearest and nearest.village else ""
-    return f"{near}（照片定位 {located.latitude:.4f}, {located.longitude:.4f}）"
+    return f"{near}（照片定位约 {located.latitude:.3f}, {located.longitude:.3f}）"
 
 
 @bp.route("/me/reports/")
