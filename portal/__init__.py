@@ -74,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.main.views import bp as main
     from portal.points.manage import partner, points_admin
     from portal.points.views import bp as points
+    from portal.privacy.views import bp as mydata
     from portal.notices.views import bp as notices
     from portal.notices.manage import editor
     from portal.ratings.manage import bp as follow_ups
@@ -84,7 +85,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (main, accounts, kiosk, hall, admin, booking, desk, ratings, follow_ups,
                       notices, editor, search, civility, moderate, department, volunteer,
-                      coordinate, points, partner, points_admin, dashboard, api):
+                      coordinate, points, partner, points_admin, dashboard, api, mydata):
         app.register_blueprint(blueprint)
     enforce_idle_reset(app)
     allow_large_uploads(app)

@@ -8,6 +8,7 @@ import json
 import logging
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from flask_migrate import upgrade
@@ -19,6 +20,7 @@ from portal.extensions import db
 from portal.privacy import sealing
 from portal.volunteer.models import Volunteer
 from tests.conftest import make_app, make_user
+from tests.test_civility import board  # noqa: F401  (the fixture)
 from tests.test_volunteer import id_card
 
 ID_A, ID_B = "11010519491231002X", id_card(77)
@@ -219,3 +221,156 @@ def test_logs_never_hold_a_phone_id_number_or_address(app, client, forms, auth, 
     assert "139****7777" in captured and "1101**********002X" in captured  # it was logged…
     for secret in (phone, ID_A, address):  # …but never whole
         assert secret not in captured
+
+
+# -- a resident's own data -------------------------------------------------------------------
+
+@pytest.fixture
+def resident(board):
+    """The civility board's resident (their demo reports, some published) with an open
+    booking, a volunteer record with approved hours, an open wish and a report with a photo."""
+    from datetime import timedelta
+
+    from portal.booking import service
+    from portal.civility import workflow as civility
+    from portal.civility.models import Report
+    from portal.timeutil import local_now
+    from portal.volunteer import hours, wishes
+    from portal.places.models import Station
+    from portal.volunteer.models import VolunteerStation
+    from tests.test_civility import jpeg, submit
+    from tests.test_points import served, volunteer_of
+    user = board.resident.user
+    user.id_card = ID_A
+    item = db.session.scalar(select(ServiceItem).where(ServiceItem.code == "SB-001"))
+    station = db.session.scalar(select(Station).order_by(Station.id))
+    now = local_now()
+    day, slot = service.first_free(station, "online", now + timedelta(days=1))
+    booking = service.book(item=item, station=station, day=day, starts=slot.starts,
+                           channel="online", name=user.name, phone=user.phone, user_id=user.id,
+                           idempotency_key=None, now=now)
+    volunteer = volunteer_of(user)
+    record = served(volunteer, 90)
+    hours.decide(record, "approve", actor_id=None)
+    db.session.commit()
+    help_station = VolunteerStation(name="东岭驿站", address="东岭村村委会")
+    db.session.add(help_station)
+    db.session.commit()
+    wish = wishes.post_wish(user=user, station=help_station, title="一副老花镜",
+                            story="看不清药盒上的字", value_yuan=50, address="东岭村3组12号")
+    submit(board, [("a.jpg", jpeg())], description="楼道堆放杂物")
+    report = db.session.scalar(select(Report).where(Report.reporter_id == user.id)
+                               .order_by(Report.id.desc()))
+    for photo in report.photos:
+        civility.redact(photo, board.moderator.user, [[10, 10, 50, 50]])
+    civility.verify(report, board.moderator.user)
+    civility.publish_issue(board.moderator.user, [report.id])
+    return SimpleNamespace(board=board, user=user, booking=booking, volunteer=volunteer,
+                           record=record, wish=wish, slot=(station.id, day, slot.starts))
+
+
+def test_every_table_that_names_a_user_is_exported_or_said_why_not(app):
+    from portal.privacy import export
+    tables = {t.name for t in db.metadata.sorted_tables
+              if any(fk.column.table.name == "users" for c in t.columns for fk in c.foreign_keys)}
+    exported = {s.model.__table__.name for s in export._sections()}
+    assert tables - exported - set(export.NOT_THE_RESIDENTS) == set()
+
+
+def test_the_download_holds_everything_about_me_and_nothing_else(resident, page):
+    import io
+    import zipfile
+    client = resident.board.resident
+    shown = page(client.get("/me/data"))
+    assert shown.status == 200 and "志愿服务时长" in shown.text()
+    response = client.get("/me/data/download")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert response.headers["Cache-Control"] == "no-store"
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    data = json.loads(archive.read("data.json"))
+    assert data["account"][0]["id_card"] == ID_A and "password_hash" not in data["account"][0]
+    assert [b["ref"] for b in data["bookings"]] == [resident.booking.ref]
+    assert data["booking_timelines"] and data["volunteer"][0]["id_card"] == id_card(
+        resident.user.id)
+    assert data["volunteer_hours"][0]["minutes"] == 90 and data["volunteer_hour_changes"]
+    assert data["wishes"][0]["address"] == "东岭村3组12号"
+    assert any(r["description"] == "楼道堆放杂物" for r in data["reports"])
+    assert all(s.keys() >= {"created_at", "expires_at"} and "token_hash" not in s
+               for s in data["sessions"])
+    photos = [n for n in archive.namelist() if n.startswith("photos/")]
+    assert len(photos) == len(data["report_photos"]) >= 1
+    html = archive.read("index.html").decode()
+    assert "楼道堆放杂物" in html and "<script" not in html
+    # Nobody else's rows: the moderator's account is not in it.
+    assert "13911140002" not in archive.read("data.json").decode()
+    assert client.get("/me/data/download").status_code == 200
+    anonymous = resident.board.app.test_client()
+    assert anonymous.get("/me/data/download").status_code == 302  # to the login page
+
+
+def test_a_resident_corrects_name_village_and_id_number_checked_again(resident, page, town):
+    client = resident.board.resident
+    form = page(client.get("/me/profile"))
+    assert form.soup.select_one("#id_card")["value"] == ID_A
+    bad = page(resident.board.resident.post("/me/profile", {
+        "name": "居民乙", "village": str(town.villages[1].id), "id_card": "110105194912310021"}))
+    assert bad.status == 422 and "校验位" in bad.text("#id_card-error")
+    good = resident.board.resident.post("/me/profile", {
+        "name": "居民乙", "village": str(town.villages[1].id), "id_card": ""})
+    assert good.status_code == 302
+    db.session.expire_all()
+    user = db.session.get(User, resident.user.id)
+    assert (user.name, user.village_id, user.id_card) == ("居民乙", town.villages[1].id, None)
+
+
+def test_deleting_the_account_ends_what_is_open_and_keeps_what_the_rules_keep(resident, page,
+                                                                              client):
+    from portal.audit import AuditEvent
+    from portal.booking.models import Booking, SlotUsage
+    from portal.civility.models import Report
+    from portal.volunteer.models import HourRecord, Wish
+    board = resident.board
+    published = db.session.scalar(select(Report).where(
+        Report.reporter_id == resident.user.id, Report.status == "published"))
+    assert published is not None
+    confirm = page(board.resident.get("/me/delete"))
+    assert confirm.status == 200 and "已注销用户" in confirm.text()
+    wrong = page(board.resident.post("/me/delete", {"password": "not-it", "understood": "y"}))
+    assert wrong.status == 422 and "密码不正确" in wrong.text("#password-error")
+    unticked = page(board.resident.post("/me/delete", {"password": "correct-horse-42"}))
+    assert unticked.status == 422
+    done = board.resident.post("/me/delete", {"password": "correct-horse-42", "understood": "y"})
+    assert done.status_code == 302 and done.headers["Location"] == "/"
+    db.session.expire_all()
+    user = db.session.get(User, resident.user.id)
+    assert (user.name, user.phone, user.id_card, user.active) == (
+        "已注销用户", f"0{user.id:010d}", None, False) and user.deleted_at is not None
+    booking = db.session.get(Booking, resident.booking.id)
+    assert booking.status == "cancelled" and booking.name == "已注销用户"
+    station_id, day, starts = resident.slot
+    assert db.session.scalar(select(SlotUsage.taken).where(
+        SlotUsage.station_id == station_id, SlotUsage.day == day,
+        SlotUsage.starts == starts, SlotUsage.pool == booking.pool)) == 0  # the place is free
+    record = db.session.get(HourRecord, resident.record.id)
+    assert record.status == "approved" and record.volunteer.real_name == "已注销用户"
+    assert record.volunteer.id_card is None and record.volunteer.id_card_hash is None
+    assert db.session.get(Wish, resident.wish.id).status == "withdrawn"
+    assert db.session.get(Wish, resident.wish.id).address == ""
+    assert client.get(f"/civility/items/{published.id}").status_code == 200  # the board keeps it
+    assert "居民甲" not in page(client.get(f"/civility/items/{published.id}")).text()
+    assert board.resident.get("/me/").status_code == 302  # signed out, everywhere
+    assert db.session.scalar(select(AuditEvent.action).where(
+        AuditEvent.object_id == str(user.id), AuditEvent.object_type == "User")) \
+        == "account.deleted"
+    # The phone is free again: the person may register anew.
+    assert db.session.scalar(select(User).where(User.phone == "13911140001")) is None
+
+
+def test_a_staff_account_holding_roles_cannot_delete_itself(board, page):
+    shown = page(board.moderator.get("/me/delete"))
+    assert shown.status == 200 and "请先请管理员收回权限" in shown.text()
+    refused = page(board.moderator.post("/me/delete", {"password": "correct-horse-42",
+                                                       "understood": "y"}))
+    assert refused.status == 422
+    db.session.expire_all()
+    assert db.session.get(User, board.moderator.user.id).active

@@ -1,7 +1,7 @@
 """ID numbers sealed at rest (portal/privacy/sealing.py): the four ID-number columns widen to
 hold sealed text and every existing number is sealed under the current key; a volunteer record
 is kept unique by the keyed hash of its number (volunteers.id_card_hash), and its number may be
-erased (a deleted account).
+erased (a deleted account: users.deleted_at says when).
 
 On SQLite the old plain text is overwritten (secure_delete) as the rows change. On PostgreSQL
 the old row versions stay in the table's files until VACUUM: run `VACUUM FULL users, bookings,
@@ -47,6 +47,7 @@ def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.alter_column('id_card', existing_type=sa.String(length=18),
                               type_=sa.String(length=SEALED_LENGTH))
+        batch_op.add_column(sa.Column('deleted_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('bookings', schema=None) as batch_op:
         batch_op.alter_column('id_card', existing_type=sa.String(length=18),
                               type_=sa.String(length=SEALED_LENGTH))
@@ -82,6 +83,7 @@ def downgrade():
         batch_op.alter_column('id_card', existing_type=sa.String(length=SEALED_LENGTH),
                               type_=sa.String(length=18))
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('deleted_at')
         batch_op.alter_column('id_card', existing_type=sa.String(length=SEALED_LENGTH),
                               type_=sa.String(length=18))
     with op.batch_alter_table('volunteers', schema=None) as batch_op:

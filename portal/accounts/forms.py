@@ -33,8 +33,8 @@ class PhoneField(StringField):
             raise ValidationError(problem)
 
 
-class RegisterForm(FlaskForm):
-    phone = PhoneField(_l("手机号码"))
+class ProfileForm(FlaskForm):
+    """What a resident may correct about themselves (/me/profile), and registering's part."""
     name = StringField(_l("姓名"), filters=[strip], validators=[
         DataRequired(_l("请输入姓名")), Length(max=40, message=_l("姓名不能超过40个字"))],
         render_kw={"autocomplete": "name"})
@@ -42,13 +42,6 @@ class RegisterForm(FlaskForm):
                           validate_choice=False)
     id_card = StringField(_l("身份证号码（选填）"), filters=[v.normalise_id_card],
                           render_kw={"autocomplete": "off", "inputmode": "text"})
-    password = PasswordField(_l("设置密码"), validators=[InputRequired(_l("请设置密码"))],
-                             render_kw={"autocomplete": "new-password"})
-    password_again = PasswordField(_l("再次输入密码"), validators=[
-        InputRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))],
-        render_kw={"autocomplete": "new-password"})
-    consent = BooleanField(_l("我已阅读并同意《个人信息保护说明》"),
-                           validators=[DataRequired(_l("请阅读并同意个人信息保护说明"))])
 
     def validate_village(self, field):
         if not field.data or field.data not in {choice.value for choice in field.choices}:
@@ -59,6 +52,17 @@ class RegisterForm(FlaskForm):
             problem = v.id_card_problem(field.data)
             if problem:
                 raise ValidationError(problem)
+
+
+class RegisterForm(ProfileForm):
+    phone = PhoneField(_l("手机号码"))
+    password = PasswordField(_l("设置密码"), validators=[InputRequired(_l("请设置密码"))],
+                             render_kw={"autocomplete": "new-password"})
+    password_again = PasswordField(_l("再次输入密码"), validators=[
+        InputRequired(_l("请再次输入密码")), EqualTo("password", _l("两次输入的密码不一致"))],
+        render_kw={"autocomplete": "new-password"})
+    consent = BooleanField(_l("我已阅读并同意《个人信息保护说明》"),
+                           validators=[DataRequired(_l("请阅读并同意个人信息保护说明"))])
 
     def validate_password(self, field):
         problem = v.password_problem(field.data or "", phone=self.phone.data or "",
@@ -100,3 +104,11 @@ class PhoneCodeForm(FlaskForm):
         DataRequired(_l("请输入短信验证码")),
         Regexp(r"^[0-9]{6}$", message=_l("验证码是6位数字"))],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class DeleteAccountForm(FlaskForm):
+    """The password again (a shared kiosk, a borrowed phone) and an explicit tick."""
+    password = PasswordField(_l("请输入密码，确认是您本人"), validators=[
+        InputRequired(_l("请输入密码"))], render_kw={"autocomplete": "current-password"})
+    understood = BooleanField(_l("我已了解：注销后不能恢复，未办理的预约会取消"),
+                              validators=[DataRequired(_l("请勾选，确认您已了解注销的后果"))])

@@ -55,6 +55,7 @@ class User(UserMixin, db.Model):
     phone_code_hash: Mapped[str | None] = mapped_column(String(64))  # the code sent, keyed hash
     phone_code_sent_at: Mapped[datetime | None]
     phone_code_tries: Mapped[int] = mapped_column(default=0, server_default="0")
+    deleted_at: Mapped[datetime | None]  # the resident deleted the account (privacy/erase.py)
 
     village: Mapped[Village | None] = relationship()
     station: Mapped[Station | None] = relationship()

@@ -1,0 +1,75 @@
+"""A resident's own data: see and download it (/me/data), correct it (/me/profile), delete
+the account (/me/delete)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from portal.accounts import sessions
+from portal.accounts.forms import DeleteAccountForm, ProfileForm
+from portal.accounts.views import village_choices
+from portal.extensions import db, limiter
+from portal.privacy import erase, export
+from portal.timeutil import local_now
+from portal.web import form_status, render
+
+bp = Blueprint("mydata", __name__)
+
+
+@bp.route("/me/data")
+@login_required
+def index():
+    """What the portal holds about me, per area, with the download and the two other rights."""
+    counts = {key: len(rows) for key, rows in export.collect(current_user).items()}
+    return render("mydata/index.html", counts=counts, titles=export.titles())
+
+
+@bp.route("/me/data/download")
+@login_required
+@limiter.limit("10 per hour")
+def download():
+    data = export.build_zip(current_user._get_current_object())
+    stamp = local_now().strftime("%Y%m%d")
+    return Response(data, mimetype="application/zip", headers={
+        "Content-Disposition": f"attachment; filename=tongban-my-data-{stamp}.zip",
+        "Cache-Control": "no-store"})
+
+
+@bp.route("/me/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    """Correct the name, the home village and the ID number (checked again)."""
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=user, village=user.village_id) if request.method == "GET" \
+        else ProfileForm()
+    form.village.choices = village_choices()
+    if form.validate_on_submit():
+        user.name, user.village_id = form.name.data, form.village.data
+        user.id_card = form.id_card.data or None
+        db.session.commit()
+        flash(_("已保存。"), "success")
+        return redirect(url_for("main.me"))
+    return render("mydata/profile.html", form=form), form_status(form)
+
+
+@bp.route("/me/delete", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per hour", methods=["POST"])
+def delete():
+    """The confirm page says what happens; the password and a tick confirm it."""
+    user = current_user._get_current_object()
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if not user.check_password(form.password.data):
+            form.password.errors.append(_("密码不正确"))
+        else:
+            try:
+                erase.delete_account(user, now=local_now())
+            except erase.ErasureRefused as refused:
+                form.password.errors.append(str(refused.message))
+            else:
+                sessions.end()  # session.clear() keeps no flash: flash after
+                flash(_("账号已注销。感谢您使用通办。"), "success")
+                return redirect(url_for("main.hub"))
+    return render("mydata/delete.html", form=form, staff=user.is_staff), form_status(form)
