@@ -121,6 +121,12 @@ def _points(now: datetime) -> str:
     return f"{expire_due(now)} redemption codes expired, their points given back"
 
 
+def _faces(now: datetime) -> str:
+    from portal.civility.workflow import propose_pending
+    photos, boxes = propose_pending()
+    return f"looked for faces and plates in {photos} photos, proposed {boxes} boxes"
+
+
 def _dashboard(now: datetime) -> str:
     from portal.dashboard import rollup
     return f"summed {rollup.nightly(to_local(now).date())} station-days for the dashboard"
@@ -144,6 +150,7 @@ JOBS = {job.name: job for job in (
     Job("deliveries", _l("发送短信和邮件"), _deliveries),
     Job("search", _l("更新搜索索引"), _search),
     Job("points", _l("过期兑换码退回积分"), _points),
+    Job("faces", _l("查找随手拍照片里的人脸和车牌"), _faces),
     Job("reminders", _l("预约前一天提醒"), _reminders, at=time(18, 0)),
     Job("activity_reminders", _l("志愿活动前一天提醒"), _activity_reminders, at=time(18, 5)),
     Job("overdue", _l("差评整改逾期提醒"), _overdue, at=time(8, 30)),

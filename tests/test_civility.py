@@ -137,6 +137,10 @@ def test_a_report_is_hidden_until_verified_and_published(board, client, page):
     with pytest.raises(CivilityRefused) as early:
         workflow.verify(report, board.moderator.user)  # photos not yet redacted
     assert early.value.code == "photos"
+    with pytest.raises(CivilityRefused) as waiting:  # the detector has not looked yet
+        workflow.redact(report.photos[0], board.moderator.user, [])
+    assert waiting.value.code == "detecting"
+    assert workflow.propose_pending() == (2, 0)  # plain colours: nothing to propose
     board.moderator.post(f"/civility/moderate/photos/{report.photos[0].id}/redact",
                          {"boxes": "10,10,100,80\n300,200,120,60"})
     board.moderator.post(f"/civility/moderate/photos/{report.photos[1].id}/redact",
@@ -361,6 +365,7 @@ def test_photos_and_positions_are_deleted_once_a_report_is_done_with(board, cloc
                                                                       runner):
     submit(board, [("a.jpg", jpeg(gps=(30.25, 119.9)))])
     shown = newest()
+    workflow.propose_pending()
     workflow.redact(shown.photos[0], board.moderator.user, [[10, 10, 100, 80]])
     workflow.verify(shown, board.moderator.user)
     workflow.publish_issue(board.moderator.user, [shown.id])

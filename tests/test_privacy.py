@@ -261,6 +261,7 @@ def resident(board):
     submit(board, [("a.jpg", jpeg())], description="楼道堆放杂物")
     report = db.session.scalar(select(Report).where(Report.reporter_id == user.id)
                                .order_by(Report.id.desc()))
+    civility.propose_pending()
     for photo in report.photos:
         civility.redact(photo, board.moderator.user, [[10, 10, 50, 50]])
     civility.verify(report, board.moderator.user)

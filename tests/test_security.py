@@ -9,7 +9,7 @@ from tests.conftest import make_app
 # Blueprints anyone may open. Every other blueprint must declare its staff roles
 # (security.staff_only), so a new area cannot forget its guard.
 PUBLIC_BLUEPRINTS = {"main", "accounts", "kiosk", "hall", "booking", "ratings", "notices",
-                     "search", "civility", "volunteer", "points", "dashboard", "api"}
+                     "search", "civility", "volunteer", "points", "dashboard", "api", "mydata"}
 
 
 def test_security_headers_on_every_page(client):

@@ -4,6 +4,7 @@ in every state, two published weekly issues, with drawn demo photos whose "faces
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 
 from PIL import Image, ImageDraw
@@ -66,6 +67,9 @@ def seed_civility(reporter: User) -> int:
             occurred_at=local_now().replace(second=0, microsecond=0) - timedelta(days=12 - n),
             processed=[photo_files.process(_demo_photo(n, kind))])
         report.created_at = to_utc(report.occurred_at + timedelta(hours=2))  # sent that day
+        for photo in report.photos:  # drawings: the proposals are where the drawing put them
+            photo.proposed, photo.detector = json.dumps(_sensitive(n)), "demo"
+            photo.detected_at = utcnow()
         if fate == "submitted":
             continue
         for photo in report.photos:

@@ -126,7 +126,12 @@ def redact(photo_id: int):
     photo = db.session.get(Photo, photo_id) or abort(404)
     form = RedactForm()
     boxes = photo_files.parse_boxes(form.boxes.data or "", photo.width, photo.height)
-    workflow.redact(photo, current_user, boxes, hide=bool(form.hide.data))
+    try:
+        workflow.redact(photo, current_user, boxes, hide=bool(form.hide.data))
+    except CivilityRefused as refused:
+        flash(str(refused.message), "error")
+        return redirect(url_for("moderate.review", report_id=photo.report_id)
+                        + f"#photo-{photo.id}")
     flash(_("照片已处理：%(n)d处打码。", n=len(boxes)) if not form.hide.data else _("这张照片不公开。"),
           "success")
     return redirect(url_for("moderate.review", report_id=photo.report_id) + f"#photo-{photo.id}")

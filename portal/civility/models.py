@@ -151,6 +151,11 @@ class Photo(db.Model):
     width: Mapped[int]
     height: Mapped[int]
     boxes: Mapped[str] = mapped_column(Text, default="[]")  # JSON [[x, y, w, h], …] in pixels
+    # What the jobs worker's detector proposed (faces and plates, civility/detect.py), same
+    # form; when it looked, and with what ("centerface+plates", "unavailable", "demo").
+    proposed: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    detected_at: Mapped[datetime | None]
+    detector: Mapped[str] = mapped_column(String(20), default="", server_default="")
     hidden: Mapped[bool] = mapped_column(default=False)  # never to be shown publicly
     redacted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     redacted_at: Mapped[datetime | None]

@@ -87,7 +87,12 @@ def submit(reporter, *, kind: str, category: ReportCategory, description: str, p
 
 def redact(photo: Photo, moderator, boxes: list[list[int]], hide: bool = False) -> None:
     """Paint boxes over faces and number plates and make the public derivative (or keep
-    the photo private). Can be redone any time, also after publication."""
+    the photo private). Can be redone any time, also after publication. The moderator
+    confirms boxes only after the detector has proposed its own (keeping a photo private
+    needs no wait)."""
+    if not hide and photo.detected_at is None:
+        raise CivilityRefused("detecting", _l(
+            "系统还在自动查找这张照片里的人脸和车牌（通常一分钟内完成），请稍候刷新页面，核对建议的打码框后再保存。"))
     if hide:
         photo.public = photo.public_thumb = None
         photo.hidden = True
@@ -98,6 +103,35 @@ def redact(photo: Photo, moderator, boxes: list[list[int]], hide: bool = False) 
     photo.redacted_by, photo.redacted_at = moderator.id, utcnow()
     audit.record("civility.redact", photo.report, photo=photo.id, boxes=len(boxes), hidden=hide)
     db.session.commit()
+
+
+def propose(photo: Photo) -> int:
+    """Let the detector look at one photo and keep its proposals. Returns how many."""
+    from portal.civility import detect
+    try:
+        found = detect.propose_for(uploads.path_of(photo_files.AREA, photo.original))
+        photo.proposed, photo.detector = json.dumps([f.box for f in found]), "centerface+plates"
+    except detect.DetectorUnavailable as error:  # the moderator boxes by hand, as before
+        current_app.logger.error("redaction proposals unavailable: %s", error)
+        found, photo.proposed, photo.detector = [], "[]", "unavailable"
+    photo.detected_at = utcnow()
+    return len(found)
+
+
+def propose_pending(limit: int = 30) -> tuple[int, int]:
+    """The jobs worker's `faces` task: the oldest photos not yet looked at, one commit each
+    (a photo is looked at once, by whichever worker holds the minute's lease). Returns
+    (photos, boxes)."""
+    photos = boxes = 0
+    for photo in db.session.scalars(select(Photo).where(Photo.detected_at.is_(None))
+                                    .order_by(Photo.id).limit(limit)).all():
+        try:
+            boxes += propose(photo)
+        except OSError:  # its file is gone (purged): nothing to look at
+            photo.detected_at, photo.detector = utcnow(), "missing"
+        db.session.commit()
+        photos += 1
+    return photos, boxes
 
 
 def verify(report: Report, moderator, department_id: int | None = None) -> None:

@@ -1,6 +1,7 @@
 /* Tongban: drawing redaction boxes on a report photo (moderators). Without this script the
    moderator types the boxes as x,y,width,height lines; with it, dragging on the photo adds
-   them to the same field. Coordinates are in the photo's own pixels. */
+   them to the same field, a tap on a box deletes it and dragging a box moves it (the
+   detector's proposals are boxes like any other). Coordinates are in the photo's own pixels. */
 (function () {
   "use strict";
 
@@ -12,7 +13,7 @@
     if (!img || !field || !stage) { return; }
     var naturalWidth = parseInt(img.getAttribute("data-width"), 10);
     var naturalHeight = parseInt(img.getAttribute("data-height"), 10);
-    var start = null, live = null;
+    var start = null, live = null, moving = null;
 
     function scale() { return naturalWidth / img.clientWidth; }
 
@@ -25,9 +26,10 @@
     function paint() {
       stage.querySelectorAll(".redact-box").forEach(function (el) { el.remove(); });
       var s = scale();
-      boxes().forEach(function (b) {
+      boxes().forEach(function (b, index) {
         var el = document.createElement("div");
         el.className = "redact-box";
+        el.setAttribute("data-index", String(index));
         el.style.left = (b[0] / s) + "px";
         el.style.top = (b[1] / s) + "px";
         el.style.width = (b[2] / s) + "px";
@@ -42,8 +44,19 @@
                y: Math.max(0, Math.min(event.clientY - rect.top, rect.height)) };
     }
 
+    function write(list) {
+      field.value = list.map(function (b) { return b.join(","); }).join("\n");
+    }
+
     stage.addEventListener("pointerdown", function (event) {
       event.preventDefault();
+      var hit = event.target.closest(".redact-box");
+      if (hit && !hit.classList.contains("redact-box-live")) {
+        moving = { index: parseInt(hit.getAttribute("data-index"), 10), from: point(event),
+                   el: hit, left: hit.offsetLeft, top: hit.offsetTop };
+        stage.setPointerCapture(event.pointerId);
+        return;
+      }
       start = point(event);
       live = document.createElement("div");
       live.className = "redact-box redact-box-live";
@@ -51,6 +64,12 @@
       stage.setPointerCapture(event.pointerId);
     });
     stage.addEventListener("pointermove", function (event) {
+      if (moving) {
+        var at = point(event);
+        moving.el.style.left = (moving.left + at.x - moving.from.x) + "px";
+        moving.el.style.top = (moving.top + at.y - moving.from.y) + "px";
+        return;
+      }
       if (!start) { return; }
       var p = point(event);
       live.style.left = Math.min(start.x, p.x) + "px";
@@ -59,6 +78,20 @@
       live.style.height = Math.abs(p.y - start.y) + "px";
     });
     stage.addEventListener("pointerup", function (event) {
+      if (moving) {
+        var end = point(event), list = boxes(), s = scale();
+        var dx = end.x - moving.from.x, dy = end.y - moving.from.y, b = list[moving.index];
+        if (b && Math.abs(dx) < 3 && Math.abs(dy) < 3) {
+          list.splice(moving.index, 1);  // a tap: not a face or plate after all
+        } else if (b) {
+          b[0] = Math.max(0, Math.min(naturalWidth - b[2], Math.round(b[0] + dx * s)));
+          b[1] = Math.max(0, Math.min(naturalHeight - b[3], Math.round(b[1] + dy * s)));
+        }
+        moving = null;
+        write(list);
+        paint();
+        return;
+      }
       if (!start) { return; }
       var p = point(event), s = scale();
       var x = Math.round(Math.min(start.x, p.x) * s), y = Math.round(Math.min(start.y, p.y) * s);
