@@ -249,6 +249,7 @@ def resident(board):
     booking = service.book(item=item, station=station, day=day, starts=slot.starts,
                            channel="online", name=user.name, phone=user.phone, user_id=user.id,
                            idempotency_key=None, now=now)
+    booking.proxy_name, booking.proxy_phone, booking.proxy_id_card = "代办人", "13700001234", ID_B
     volunteer = volunteer_of(user)
     record = served(volunteer, 90)
     hours.decide(record, "approve", actor_id=None)
@@ -291,6 +292,9 @@ def test_the_download_holds_everything_about_me_and_nothing_else(resident, page)
     data = json.loads(archive.read("data.json"))
     assert data["account"][0]["id_card"] == ID_A and "password_hash" not in data["account"][0]
     assert [b["ref"] for b in data["bookings"]] == [resident.booking.ref]
+    # Who handled it for me is someone else: shown masked, as the portal shows them.
+    assert (data["bookings"][0]["proxy_phone"], data["bookings"][0]["proxy_id_card"]) == (
+        "137****1234", "3301**********" + ID_B[-4:])
     assert data["booking_timelines"] and data["volunteer"][0]["id_card"] == id_card(
         resident.user.id)
     assert data["volunteer_hours"][0]["minutes"] == 90 and data["volunteer_hour_changes"]
@@ -375,3 +379,36 @@ def test_a_staff_account_holding_roles_cannot_delete_itself(board, page):
     assert refused.status == 422
     db.session.expire_all()
     assert db.session.get(User, board.moderator.user.id).active
+
+
+def test_withdrawing_the_volunteer_consent_erases_the_record_and_keeps_the_hours(resident, page):
+    from portal.audit import AuditEvent
+    from portal.volunteer.models import HourRecord
+    client = resident.board.resident
+    assert "撤回同意" in page(client.get("/me/data")).text()
+    shown = page(client.get("/me/volunteer/withdraw"))
+    assert shown.status == 200 and "已审核的服务时长" in shown.text()
+    assert page(client.post("/me/volunteer/withdraw", {})).status == 422  # not ticked
+    done = client.post("/me/volunteer/withdraw", {"understood": "y"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    volunteer = db.session.get(Volunteer, resident.volunteer.id)
+    assert volunteer.withdrawn_at is not None and volunteer.id_card is None
+    assert volunteer.id_card_hash is None and volunteer.skills == "" and volunteer.teams == []
+    assert db.session.get(HourRecord, resident.record.id).status == "approved"
+    assert db.session.scalar(select(AuditEvent.action).where(
+        AuditEvent.action == "volunteer.consent_withdrawn")) is not None
+    mine = page(client.get("/volunteer/me"))
+    assert "还没有登记为志愿者" in mine.text()
+    # Registering again fills the same record in anew (consent given again).
+    form = page(client.get("/volunteer/register"))
+    assert form.status == 200 and form.soup.select_one("#id_card")["value"] in ("", ID_A)
+    again = client.post("/volunteer/register", {
+        "real_name": "居民甲", "id_card": ID_B, "gender": "female", "skills": "digital",
+        "availability": "weekend", "consent": "y"})
+    assert again.status_code == 302, again.headers
+    assert again.headers["Location"] == "/volunteer/me", again.headers["Location"]
+    db.session.expire_all()
+    volunteer = db.session.get(Volunteer, resident.volunteer.id)
+    assert volunteer.withdrawn_at is None and volunteer.id_card == ID_B
+    assert client.get("/me/volunteer/withdraw").status_code == 200

@@ -1,7 +1,8 @@
 """ID numbers sealed at rest (portal/privacy/sealing.py): the four ID-number columns widen to
 hold sealed text and every existing number is sealed under the current key; a volunteer record
 is kept unique by the keyed hash of its number (volunteers.id_card_hash), and its number may be
-erased (a deleted account: users.deleted_at says when).
+erased (a deleted account: users.deleted_at says when; a withdrawn volunteer consent:
+volunteers.withdrawn_at).
 
 On SQLite the old plain text is overwritten (secure_delete) as the rows change. On PostgreSQL
 the old row versions stay in the table's files until VACUUM: run `VACUUM FULL users, bookings,
@@ -39,6 +40,7 @@ def upgrade():
         bind.exec_driver_sql("PRAGMA secure_delete = ON")
     with op.batch_alter_table('volunteers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('id_card_hash', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('withdrawn_at', sa.DateTime(), nullable=True))
         batch_op.drop_constraint(batch_op.f('uq_volunteers_id_card'), type_='unique')
         batch_op.alter_column('id_card', existing_type=sa.String(length=18),
                               type_=sa.String(length=SEALED_LENGTH), nullable=True)
@@ -91,4 +93,5 @@ def downgrade():
         batch_op.alter_column('id_card', existing_type=sa.String(length=SEALED_LENGTH),
                               type_=sa.String(length=18), nullable=False)
         batch_op.create_unique_constraint(batch_op.f('uq_volunteers_id_card'), ['id_card'])
+        batch_op.drop_column('withdrawn_at')
         batch_op.drop_column('id_card_hash')

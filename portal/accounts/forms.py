@@ -112,3 +112,8 @@ class DeleteAccountForm(FlaskForm):
         InputRequired(_l("请输入密码"))], render_kw={"autocomplete": "current-password"})
     understood = BooleanField(_l("我已了解：注销后不能恢复，未办理的预约会取消"),
                               validators=[DataRequired(_l("请勾选，确认您已了解注销的后果"))])
+
+
+class WithdrawForm(FlaskForm):
+    understood = BooleanField(_l("我撤回同意：删除我的志愿者登记信息，取消还没开始的活动报名"),
+                              validators=[DataRequired(_l("请勾选，确认撤回"))])

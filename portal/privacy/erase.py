@@ -88,6 +88,29 @@ def _end_what_is_open(user, now: datetime) -> dict[str, int]:
     return ended
 
 
+def withdraw_volunteer(volunteer, *, now: datetime) -> int:
+    """The resident withdraws the consent their volunteer record rests on: places in
+    activities to come are given up (waitlists promoted), the ID number, skills, times,
+    note and teams are erased, and they are no longer a volunteer until they register again.
+    Approved hours, star level and past attendance stay (the team's record). Returns the
+    places given up."""
+    from portal.volunteer import signups
+    from portal.volunteer.models import SignUp
+    given_up = 0
+    for signup in db.session.scalars(select(SignUp).where(
+            SignUp.volunteer_id == volunteer.id, SignUp.status.in_(signups.ACTIVE))).all():
+        try:
+            signups.cancel(signup, now=now, reason="撤回志愿服务同意", by=volunteer.user_id)
+            given_up += 1
+        except signups.VolunteerRefused:
+            db.session.rollback()  # under way or over: kept as history
+    volunteer.id_card, volunteer.skills, volunteer.availability = None, "", ""
+    volunteer.note, volunteer.teams, volunteer.withdrawn_at = "", [], utcnow()
+    audit.record("volunteer.consent_withdrawn", volunteer, places_given_up=given_up)
+    db.session.commit()
+    return given_up
+
+
 def delete_account(user, *, now: datetime) -> dict[str, int]:
     """Delete `user`'s account as the module says. Returns what was ended, per area."""
     from portal.accounts.models import KnownDevice, LoginSession

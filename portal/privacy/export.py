@@ -126,10 +126,24 @@ def _plain(value):
     return value
 
 
+def _third_party():
+    """Columns about someone else (who handled a booking for the resident): masked, as the
+    portal shows them."""
+    from portal.accounts.validation import mask_id_card, mask_phone
+    return {("bookings", "proxy_id_card"): mask_id_card, ("bookings", "proxy_phone"): mask_phone}
+
+
 def row_dict(row) -> dict:
     mapper = inspect(row).mapper
-    return {attr.key: _plain(getattr(row, attr.key)) for attr in mapper.column_attrs
-            if attr.key not in SECRET_COLUMNS}
+    masks = _third_party()
+    out = {}
+    for attr in mapper.column_attrs:
+        if attr.key in SECRET_COLUMNS:
+            continue
+        value = getattr(row, attr.key)
+        mask = masks.get((mapper.local_table.name, attr.key))
+        out[attr.key] = _plain(mask(value) if mask and value else value)
+    return out
 
 
 def collect(user) -> dict[str, list[dict]]:

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.accounts import sessions
-from portal.accounts.forms import DeleteAccountForm, ProfileForm
+from portal.accounts.forms import DeleteAccountForm, ProfileForm, WithdrawForm
 from portal.accounts.views import village_choices
 from portal.extensions import db, limiter
 from portal.privacy import erase, export
@@ -21,8 +21,10 @@ bp = Blueprint("mydata", __name__)
 @login_required
 def index():
     """What the portal holds about me, per area, with the download and the two other rights."""
+    from portal.volunteer import access
     counts = {key: len(rows) for key, rows in export.collect(current_user).items()}
-    return render("mydata/index.html", counts=counts, titles=export.titles())
+    return render("mydata/index.html", counts=counts, titles=export.titles(),
+                  volunteer=access.volunteer_of(current_user))
 
 
 @bp.route("/me/data/download")
@@ -73,3 +75,20 @@ def delete():
                 flash(_("账号已注销。感谢您使用通办。"), "success")
                 return redirect(url_for("main.hub"))
     return render("mydata/delete.html", form=form, staff=user.is_staff), form_status(form)
+
+
+@bp.route("/me/volunteer/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw_volunteer():
+    """Withdraw the volunteer consent: the confirm page says what happens."""
+    from portal.volunteer import access
+    volunteer = access.volunteer_of(current_user)
+    if volunteer is None:
+        return redirect(url_for("volunteer.mine"))
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        given_up = erase.withdraw_volunteer(volunteer, now=local_now())
+        flash(_("已撤回志愿服务同意，身份证号码等登记信息已删除；取消了 %(n)d 个活动报名。", n=given_up),
+              "success")
+        return redirect(url_for("mydata.index"))
+    return render("mydata/withdraw.html", form=form, volunteer=volunteer), form_status(form)

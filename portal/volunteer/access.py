@@ -60,6 +60,13 @@ def activity_or_404(user, activity_id: int) -> Activity:
 
 
 def volunteer_of(user) -> Volunteer | None:
+    """The signed-in resident's volunteer record, unless they withdrew their consent."""
+    record = record_of(user)
+    return record if record is not None and record.withdrawn_at is None else None
+
+
+def record_of(user) -> Volunteer | None:
+    """The record itself, withdrawn or not (registering again fills it in anew)."""
     if not user.is_authenticated:
         return None
     return db.session.scalar(select(Volunteer).where(Volunteer.user_id == user.id))

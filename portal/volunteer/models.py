@@ -123,6 +123,9 @@ class Volunteer(db.Model):
     star_reviewed_at: Mapped[datetime | None]
     star_reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The resident withdrew the consent the record rests on (privacy/erase.py): no longer a
+    # volunteer until registering again; approved hours stay with the team.
+    withdrawn_at: Mapped[datetime | None]
 
     user: Mapped["User"] = relationship(foreign_keys=[user_id])  # noqa: F821
     teams: Mapped[list[Team]] = relationship(secondary="volunteer_team_members",

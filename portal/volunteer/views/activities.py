@@ -195,8 +195,9 @@ def cancel(activity_id: int):
 @bp.route("/register", methods=["GET", "POST"])
 @login_required
 def register():
-    """Register as a volunteer once (and change the details later)."""
-    volunteer = access.volunteer_of(current_user)
+    """Register as a volunteer once (and change the details later, or again after having
+    withdrawn the consent)."""
+    volunteer = access.record_of(current_user)
     form = VolunteerForm(obj=None)
     form.teams.choices = [SelectChoice(t.id, t.name) for t in active_teams()]
     if request.method == "GET":
@@ -206,12 +207,15 @@ def register():
             volunteer = _save(form, volunteer)
         except IntegrityError:  # another account's record has this ID number, or a twin
             db.session.rollback()  # of a double-clicked form registered first
-            volunteer = access.volunteer_of(current_user)
-            if db.session.scalar(select(Volunteer.user_id).where(
-                    Volunteer.id_card_hash == lookup_hash(form.id_card.data))) not in (None, current_user.id):
+            volunteer = access.record_of(current_user)
+            holder = db.session.scalar(select(Volunteer.user_id).where(
+                Volunteer.id_card_hash == lookup_hash(form.id_card.data)))
+            if holder not in (None, current_user.id):
                 form.id_card.errors.append(_(
                     "这个身份证号码已经用另一个账号登记为志愿者，一个人只有一份志愿服务记录。"
                     "请用那个账号登录；如有疑问请联系协调员。"))
+            elif holder is None:
+                raise  # not a twin, nor another's number: a defect, never "saved"
         if not form.errors:
             flash(_("志愿者信息已保存。"), "success")
             return redirect(safe_next(request.args.get("next"), url_for("volunteer.mine")))
@@ -234,7 +238,8 @@ def _save(form: VolunteerForm, volunteer: Volunteer | None) -> Volunteer:
         volunteer = Volunteer(user_id=current_user.id)
         db.session.add(volunteer)
     volunteer.real_name, volunteer.id_card = form.real_name.data, form.id_card.data
-    volunteer.gender, volunteer.note = form.gender.data, form.note.data
+    volunteer.gender, volunteer.note = form.gender.data, form.note.data or ""
+    volunteer.withdrawn_at = None  # the form's consent, given (again)
     volunteer.skills = ",".join(form.skills.data)
     volunteer.availability = ",".join(form.availability.data)
     chosen = set(form.teams.data or ())
