@@ -158,6 +158,65 @@ def test_a_worker_that_has_not_seen_the_rotation_yet_loses_nothing(app, monkeypa
     assert db.session.get(Volunteer, volunteer.id).user.id_card == ID_A
 
 
+def test_keys_rotate_while_gunicorn_workers_read_and_write_id_numbers(app, town, tmp_path,
+                                                                     database_url):
+    """Three worker processes serve residents who read and save their ID numbers while the
+    key rotates: every page shows a whole number, every save lands, and afterwards every
+    value is sealed under the new key and opens."""
+    import re
+    import threading
+
+    from tests.conftest import PASSWORD
+    from tests.live import Browser, gunicorn
+    people = [make_user(f"1390000{n:04d}", name=f"居民{n}") for n in range(3)]
+    for n, user in enumerate(people):
+        user.id_card = id_card(100 + n)
+    db.session.commit()
+    numbers = {user.phone: {id_card(100 + n), id_card(200 + n)} for n, user in enumerate(people)}
+    village = str(town.villages[0].id)
+    people = [SimpleNamespace(id=u.id, phone=u.phone, name=u.name) for u in people]  # plain
+    with gunicorn(database_url, tmp_path, workers=3, threads=2) as base:
+        stop, problems, saves = threading.Event(), [], []
+
+        def traffic(user, n):
+            try:
+                work(user, n)
+            except Exception as error:  # said by the assertion below, not lost in the thread
+                problems.append((user.phone, repr(error)[:300]))
+
+        def work(user, n):
+            browser = Browser(base)
+            browser.login(user.phone, PASSWORD)
+            k = 0
+            while not stop.is_set():
+                page = browser.get("/me/profile")
+                shown = re.search(r'id="id_card"[^>]*value="([^"]*)"', page)
+                if not shown or shown.group(1) not in numbers[user.phone]:
+                    problems.append((user.phone, shown and shown.group(1)))
+                token = re.search(r'name="csrf_token"[^>]*value="([^"]*)"', page).group(1)
+                k += 1
+                status = browser.post("/me/profile", {
+                    "csrf_token": token, "name": user.name, "village": village,
+                    "id_card": id_card((100 if k % 2 else 200) + n)})
+                if status != 302:
+                    problems.append((user.phone, "save", status))
+                saves.append(status)
+
+        threads = [threading.Thread(target=traffic, args=(u, n)) for n, u in enumerate(people)]
+        for thread in threads:
+            thread.start()
+        key_id, resealed = sealing.rotate()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not problems, problems[:5]
+    assert len(saves) >= 6 and resealed >= 1
+    assert sealing.reseal_all() == 0 and set(sealing.usage()) == {key_id}  # all, demo too
+    db.session.expire_all()
+    for user in people:
+        assert db.session.get(User, user.id).id_card in numbers[user.phone]
+
+
 def test_a_lost_key_loses_the_id_numbers_and_nothing_else(app, client, runner, auth, page):
     volunteer = _volunteer("13900000007", ID_B, name="丢钥匙")
     Path(app.config["DATA_KEY_FILE"]).unlink()

@@ -237,6 +237,7 @@ def reseal_all(batch: int = 500) -> int:
     read (a worker saving the row meanwhile wins; the next pass takes its value). Returns how
     many values were sealed again."""
     from sqlalchemy import and_, not_, select, update
+    from portal.database import write_transaction
     from portal.extensions import db
     done = 0
     while True:
@@ -252,18 +253,19 @@ def reseal_all(batch: int = 500) -> int:
                          .order_by(key).limit(batch))
                 if last is not None:
                     query = query.where(key > last)
-                rows = db.session.execute(query).all()
+                with write_transaction():  # SQLite: the write lock first, then read and write
+                    rows = db.session.execute(query).all()
+                    for pk, old in rows:
+                        value = open_sealed(old, context)
+                        if value is None:
+                            continue  # its key is gone: left as it is (`keys check` counts)
+                        moved += db.session.execute(
+                            update(table).where(and_(key == pk, _raw(column) == old))
+                            .values({column.name: _raw(seal(value, context))})).rowcount
+                    db.session.commit()
                 if not rows:
                     break
-                for pk, old in rows:
-                    value = open_sealed(old, context)
-                    if value is None:
-                        continue  # its key is gone: left as it is (`keys check` counts these)
-                    db.session.execute(update(table).where(and_(key == pk, _raw(column) == old))
-                                       .values({column.name: _raw(seal(value, context))}))
-                    moved += 1
                 last = rows[-1][0]
-                db.session.commit()
         done += moved
         if not moved:
             return done
