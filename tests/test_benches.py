@@ -23,6 +23,7 @@ RUNS = {
     "search": ["--notices", "300", "--rounds", "1"],
     "operations": ["--smoke"],
     "dashboard": ["--smoke"],
+    "detection": ["--count", "2", "--width", "1200"],
 }
 
 
