@@ -37,6 +37,11 @@ def jobs_run(workers):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("huey").setLevel(logging.WARNING)  # not every minute's enqueueing
     click.echo(f"jobs worker: {workers} threads, queue {current_app.config['JOBS_QUEUE']}")
+    from portal.civility import detect
+    try:  # the face model, checked at start: a wrong file is said now, not at the first photo
+        detect.check_model()
+    except detect.DetectorUnavailable as error:
+        logging.getLogger("portal.jobs").error("%s: moderators box faces by hand", error)
     queue.create_consumer(workers=workers, worker_type="thread", periodic=True,
                           scheduler_interval=1, check_worker_health=True).run()
 

@@ -471,3 +471,14 @@ def test_withdrawing_the_volunteer_consent_erases_the_record_and_keeps_the_hours
     volunteer = db.session.get(Volunteer, resident.volunteer.id)
     assert volunteer.withdrawn_at is None and volunteer.id_card == ID_B
     assert client.get("/me/volunteer/withdraw").status_code == 200
+
+
+def test_a_shared_kiosk_never_downloads_a_residents_data(resident, page):
+    client = resident.board.resident
+    from portal.web import KIOSK_COOKIE
+    client.client.set_cookie(KIOSK_COOKIE, "1")
+    shown = page(client.get("/me/data"))
+    assert "在公共服务机上不能下载" in shown.text() and not shown.soup.select(
+        "a[href='/me/data/download']")
+    refused = client.get("/me/data/download")
+    assert refused.status_code == 302 and refused.mimetype != "application/zip"

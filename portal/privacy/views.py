@@ -12,7 +12,7 @@ from portal.accounts.views import village_choices
 from portal.extensions import db, limiter
 from portal.privacy import erase, export
 from portal.timeutil import local_now
-from portal.web import form_status, render
+from portal.web import form_status, is_kiosk, render
 
 bp = Blueprint("mydata", __name__)
 
@@ -31,6 +31,9 @@ def index():
 @login_required
 @limiter.limit("10 per hour")
 def download():
+    if is_kiosk():  # a file left on a shared machine is not the resident's copy
+        flash(_("在公共服务机上不能下载个人数据，请在自己的手机或电脑上登录后下载。"), "error")
+        return redirect(url_for("mydata.index"))
     data = export.build_zip(current_user._get_current_object())
     stamp = local_now().strftime("%Y%m%d")
     return Response(data, mimetype="application/zip", headers={
