@@ -166,6 +166,7 @@ def test_keys_rotate_while_gunicorn_workers_read_and_write_id_numbers(app, town,
     import re
     import threading
 
+    from portal.accounts.validation import mask_id_card
     from tests.conftest import PASSWORD
     from tests.live import Browser, gunicorn
     people = [make_user(f"1390000{n:04d}", name=f"居民{n}") for n in range(3)]
@@ -190,8 +191,9 @@ def test_keys_rotate_while_gunicorn_workers_read_and_write_id_numbers(app, town,
             k = 0
             while not stop.is_set():
                 page = browser.get("/me/profile")
-                shown = re.search(r'id="id_card"[^>]*value="([^"]*)"', page)
-                if not shown or shown.group(1) not in numbers[user.phone]:
+                shown = re.search(r"现在保存的是 (\S+?)。", page)  # masked: a whole one opened
+                if not shown or shown.group(1) not in {mask_id_card(x)
+                                                       for x in numbers[user.phone]}:
                     problems.append((user.phone, shown and shown.group(1)))
                 token = re.search(r'name="csrf_token"[^>]*value="([^"]*)"', page).group(1)
                 k += 1
@@ -375,16 +377,26 @@ def test_the_download_holds_everything_about_me_and_nothing_else(resident, page)
 def test_a_resident_corrects_name_village_and_id_number_checked_again(resident, page, town):
     client = resident.board.resident
     form = page(client.get("/me/profile"))
-    assert form.soup.select_one("#id_card")["value"] == ID_A
+    assert not form.soup.select_one("#id_card").get("value")  # never the whole number again
+    assert "1101**********002X" in form.text() and ID_A not in str(form.soup)
     bad = page(resident.board.resident.post("/me/profile", {
         "name": "居民乙", "village": str(town.villages[1].id), "id_card": "110105194912310021"}))
     assert bad.status == 422 and "校验位" in bad.text("#id_card-error")
-    good = resident.board.resident.post("/me/profile", {
+    kept = resident.board.resident.post("/me/profile", {
         "name": "居民乙", "village": str(town.villages[1].id), "id_card": ""})
-    assert good.status_code == 302
+    assert kept.status_code == 302
     db.session.expire_all()
     user = db.session.get(User, resident.user.id)
-    assert (user.name, user.village_id, user.id_card) == ("居民乙", town.villages[1].id, None)
+    assert (user.name, user.village_id, user.id_card) == ("居民乙", town.villages[1].id, ID_A)
+    changed = resident.board.resident.post("/me/profile", {
+        "name": "居民乙", "village": str(town.villages[1].id), "id_card": ID_B})
+    assert changed.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, resident.user.id).id_card == ID_B
+    resident.board.resident.post("/me/profile", {
+        "name": "居民乙", "village": str(town.villages[1].id), "remove_id_card": "y"})
+    db.session.expire_all()
+    assert db.session.get(User, resident.user.id).id_card is None
 
 
 def test_deleting_the_account_ends_what_is_open_and_keeps_what_the_rules_keep(resident, page,

@@ -117,3 +117,9 @@ class DeleteAccountForm(FlaskForm):
 class WithdrawForm(FlaskForm):
     understood = BooleanField(_l("我撤回同意：删除我的志愿者登记信息，取消还没开始的活动报名"),
                               validators=[DataRequired(_l("请勾选，确认撤回"))])
+
+
+class CorrectionForm(ProfileForm):
+    """/me/profile: the ID number field starts empty (the whole number is never put back on a
+    page, which may be a shared kiosk): empty keeps the saved one, a number replaces it."""
+    remove_id_card = BooleanField(_l("删除保存的身份证号码"))

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.accounts import sessions
-from portal.accounts.forms import DeleteAccountForm, ProfileForm, WithdrawForm
+from portal.accounts.forms import CorrectionForm, DeleteAccountForm, WithdrawForm
 from portal.accounts.views import village_choices
 from portal.extensions import db, limiter
 from portal.privacy import erase, export
@@ -46,16 +46,19 @@ def download():
 def profile():
     """Correct the name, the home village and the ID number (checked again)."""
     user = current_user._get_current_object()
-    form = ProfileForm(obj=user, village=user.village_id) if request.method == "GET" \
-        else ProfileForm()
+    form = CorrectionForm(name=user.name, village=user.village_id) if request.method == "GET" \
+        else CorrectionForm()
     form.village.choices = village_choices()
     if form.validate_on_submit():
         user.name, user.village_id = form.name.data, form.village.data
-        user.id_card = form.id_card.data or None
+        if form.remove_id_card.data:
+            user.id_card = None
+        elif form.id_card.data:
+            user.id_card = form.id_card.data
         db.session.commit()
         flash(_("已保存。"), "success")
         return redirect(url_for("main.me"))
-    return render("mydata/profile.html", form=form), form_status(form)
+    return render("mydata/profile.html", form=form, saved_id=user.id_card), form_status(form)
 
 
 @bp.route("/me/delete", methods=["GET", "POST"])
