@@ -494,3 +494,15 @@ def test_a_shared_kiosk_never_downloads_a_residents_data(resident, page):
         "a[href='/me/data/download']")
     refused = client.get("/me/data/download")
     assert refused.status_code == 302 and refused.mimetype != "application/zip"
+
+
+def test_workers_starting_at_once_make_one_key_file(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    path = tmp_path / "keys" / "data-keys.json"
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: sealing.ensure_keyfile(path), range(32)))
+    assert json.loads(path.read_text())["current"]
+    assert [p.name for p in path.parent.iterdir()] == ["data-keys.json"]  # no partials left
+    first = path.read_text()
+    sealing.ensure_keyfile(path)
+    assert path.read_text() == first  # never replaced once made

@@ -68,28 +68,40 @@ def new_key_id() -> str:
     return "k" + time.strftime("%Y%m%d") + secrets.token_hex(3)
 
 
-def write_keyfile(path: Path, ring: Keyring) -> None:
-    """Write the keyring atomically (a new file renamed over the old), owner-only."""
+def _partial(path: Path, ring: Keyring) -> Path:
+    """The keyring written, owner-only and synced, beside `path` under a name of its own."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = json.dumps({"current": ring.current,
                        "keys": {k: _b64(v) for k, v in ring.keys.items()},
                        "lookup": _b64(ring.lookup)}, indent=1)
-    partial = path.with_name(path.name + f".{os.getpid()}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(partial, path)
+    return partial
+
+
+def write_keyfile(path: Path, ring: Keyring) -> None:
+    """Replace the keyring atomically (a new file renamed over the old)."""
+    os.replace(_partial(path, ring), path)
 
 
 def ensure_keyfile(path: Path) -> None:
-    """Make a keyring with one fresh key when there is none (first start)."""
+    """Make a keyring with one fresh key when there is none (first start). Several workers
+    starting at once make one: the first link wins, the others use its file."""
     if path.exists():
         return
     key_id = new_key_id()
-    write_keyfile(path, Keyring(key_id, {key_id: AESGCM.generate_key(bit_length=256)},
-                                secrets.token_bytes(32), "file"))
+    partial = _partial(path, Keyring(key_id, {key_id: AESGCM.generate_key(bit_length=256)},
+                                     secrets.token_bytes(32), "file"))
+    try:
+        os.link(partial, path)  # fails if another worker's file is there already
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink()
 
 
 def _from_env(text: str) -> Keyring:
