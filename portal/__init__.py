@@ -18,7 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.request_class = PortalRequest
     app.url_map.converters["int"] = BoundedInt  # before any route: no id beyond the database's
     config.load(app, test_config)
-    from portal.privacy import logs
+    from portal import logs
     logs.install()
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]

@@ -26,7 +26,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
-from portal.privacy.logs import mask
+from portal.logs import mask
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class LogProvider:
         self.path = Path(config["PORTAL_DATA_DIR"]) / "messages.log"
 
     def send(self, phone: str, template: str, params: dict, *, out_id: str) -> str:
-        # The number masked like any log line (portal/privacy/logs.py): the out_id finds the
+        # The number masked like any log line (portal/logs.py): the out_id finds the
         # message's row, where the whole number is.
         line = json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"),
                            "phone": mask(phone),

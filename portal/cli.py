@@ -190,7 +190,7 @@ def civility_purge():
 def keys_rotate():
     """A new current key in the key file; every ID number sealed again under it while the
     portal serves. Older keys stay (older backups need them) until `keys retire`."""
-    from portal.privacy import sealing
+    from portal import sealing
     try:
         key_id, count = sealing.rotate()
     except sealing.KeysMissing as error:
@@ -202,7 +202,7 @@ def keys_rotate():
 def keys_retire():
     """Drop the keys no value is sealed under any more. Backups made before the last rotation
     then lose their ID numbers: keep a copy of the old key file with them if they matter."""
-    from portal.privacy import sealing
+    from portal import sealing
     try:
         dropped = sealing.retire()
     except sealing.KeysMissing as error:
@@ -213,7 +213,7 @@ def keys_retire():
 @keys_cli.command("check")
 def keys_check():
     """How many values each key seals; fails when some cannot be opened (a lost key)."""
-    from portal.privacy import sealing
+    from portal import sealing
     counts = sealing.usage()
     ring = sealing.keyring()
     for key_id, count in sorted(counts.items()):

@@ -151,14 +151,14 @@ def load(app, test_config: dict | None = None) -> None:
                                                    **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _kept_secret(data_dir / "secret_key")
-    # The keys ID numbers are sealed with (portal/privacy/sealing.py): PORTAL_DATA_KEY, or a
+    # The keys ID numbers are sealed with (portal/sealing.py): PORTAL_DATA_KEY, or a
     # key file kept apart from the database and its backups, made on first start.
     if os.environ.get("PORTAL_DATA_KEY") and not (test_config or {}).get("DATA_KEY_FILE"):
         app.config.setdefault("DATA_KEY", os.environ["PORTAL_DATA_KEY"])
     app.config.setdefault("DATA_KEY_FILE", str(Path(
         os.environ.get("PORTAL_DATA_KEY_FILE") or data_dir / "keys" / "data-keys.json").resolve()))
     if not app.config.get("DATA_KEY"):
-        from portal.privacy.sealing import ensure_keyfile
+        from portal.sealing import ensure_keyfile
         ensure_keyfile(Path(app.config["DATA_KEY_FILE"]))
     if app.debug or app.testing:
         app.config["SESSION_COOKIE_SECURE"] = False

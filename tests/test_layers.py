@@ -12,8 +12,9 @@ PORTAL = Path(__file__).resolve().parent.parent / "portal"
 FLOORS = [{"places"}, {"accounts"}, {"search"}, {"booking"}, {"ratings"}, {"desk"},
           {"civility", "volunteer", "notices"}, {"points"}]
 # Pages that gather every area (the hub and /me/, the kiosk, the admin pages, the public
-# dashboard, the one search over everything) and the demo data may use any area's public names.
-GATHERING = {"main", "kiosk", "admin", "dashboard"}
+# dashboard, a resident's own data, the one search over everything) and the demo data may use
+# any area's public names.
+GATHERING = {"main", "kiosk", "admin", "dashboard", "privacy"}
 GATHERING_MODULES = {("search", "views")}
 VIEW_MODULES = {"views", "manage"}
 

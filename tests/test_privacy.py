@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from portal.accounts.models import User
 from portal.booking.models import ServiceItem
 from portal.extensions import db
-from portal.privacy import sealing
+from portal import sealing
 from portal.volunteer.models import Volunteer
 from tests.conftest import make_app, make_user
 from tests.test_civility import board  # noqa: F401  (the fixture)

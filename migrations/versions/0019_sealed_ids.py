@@ -1,4 +1,4 @@
-"""ID numbers sealed at rest (portal/privacy/sealing.py): the four ID-number columns widen to
+"""ID numbers sealed at rest (portal/sealing.py): the four ID-number columns widen to
 hold sealed text and every existing number is sealed under the current key; a volunteer record
 is kept unique by the keyed hash of its number (volunteers.id_card_hash), and its number may be
 erased (a deleted account: users.deleted_at says when; a withdrawn volunteer consent:
@@ -15,7 +15,7 @@ Create Date: 2026-12-07 12:40:00
 from alembic import op
 import sqlalchemy as sa
 
-from portal.privacy.sealing import PREFIX, SEALED_LENGTH, lookup_hash, open_sealed, seal
+from portal.sealing import PREFIX, SEALED_LENGTH, lookup_hash, open_sealed, seal
 
 
 revision = '0019_sealed_ids'

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
@@ -16,7 +17,19 @@ from wtforms.validators import (
 )
 
 from portal.accounts import validation as v
+from portal.extensions import db
 from portal.params import id_or_zero, strip
+from portal.places.models import Town
+
+
+def village_choices() -> list[SelectChoice]:
+    """Every village of every town, labelled with the town when there is more than one."""
+    towns = db.session.scalars(select(Town).order_by(Town.id)).all()
+    several = len(towns) > 1
+    return [SelectChoice(0, _l("请选择"))] + [
+        SelectChoice(village.id, f"{t.name} {village.name}" if several else village.name)
+        for t in towns for village in t.villages
+    ]
 
 
 class PhoneField(StringField):

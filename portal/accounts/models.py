@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.extensions import db
 from portal.places.models import Station, Village
-from portal.privacy.sealing import Sealed
+from portal.sealing import Sealed
 from portal.timeutil import utcnow
 
 # Staff roles. A clerk is bound to one station, a department account to one department

@@ -7,17 +7,16 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
-from wtforms.fields.choices import SelectChoice
 
 from portal.accounts import sessions, throttle
 from portal.accounts import verification
 from portal.accounts.forms import (LoginForm, MessageSettingsForm, PasswordChangeForm,
-                                   PhoneCodeForm, RegisterForm)
+                                   PhoneCodeForm, RegisterForm, village_choices)
 from portal.accounts.models import User
 from portal.accounts.validation import password_problem
 from portal.database import release_lock
 from portal.extensions import client_address, db, limiter
-from portal.places.models import Town, Village
+from portal.places.models import Village
 from portal.web import attempted, cookies_secure, form_status, is_kiosk, render, safe_next
 from portal.accounts.models import ROLE_LABELS
 from portal.accounts.validation import mask_id_card, mask_phone
@@ -27,16 +26,6 @@ bp = Blueprint("accounts", __name__)
 label_filters(bp, role_label=ROLE_LABELS)
 bp.add_app_template_filter(mask_phone, "mask_phone")
 bp.add_app_template_filter(mask_id_card, "mask_id")
-
-
-def village_choices() -> list[SelectChoice]:
-    """Every village of every town, labelled with the town when there is more than one."""
-    towns = db.session.scalars(select(Town).order_by(Town.id)).all()
-    several = len(towns) > 1
-    return [SelectChoice(0, _("请选择"))] + [
-        SelectChoice(v.id, f"{t.name} {v.name}" if several else v.name)
-        for t in towns for v in t.villages
-    ]
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.places.models import Station
-from portal.privacy.sealing import Sealed
+from portal.sealing import Sealed
 from portal.timeutil import utcnow
 
 # Booking states (DESIGN.md §4). The desk work moves bookings through the later ones.

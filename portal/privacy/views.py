@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.accounts import sessions
-from portal.accounts.forms import CorrectionForm, DeleteAccountForm, WithdrawForm
-from portal.accounts.views import village_choices
+from portal.accounts.forms import (CorrectionForm, DeleteAccountForm, WithdrawForm,
+                                   village_choices)
 from portal.extensions import db, limiter
 from portal.privacy import erase, export
 from portal.timeutil import local_now

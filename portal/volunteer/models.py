@@ -14,7 +14,7 @@ from sqlalchemy import (CheckConstraint, ForeignKey, Index, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from portal.extensions import db
-from portal.privacy.sealing import Sealed, lookup_hash
+from portal.sealing import Sealed, lookup_hash
 from portal.timeutil import utcnow
 
 # The service areas of the national volunteer record (服务类别), shortened to what a town uses.

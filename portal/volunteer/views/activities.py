@@ -16,7 +16,7 @@ from portal import calendars
 from portal.page_cache import cached_page
 from portal.extensions import db, limiter
 from portal.places.models import Town
-from portal.privacy.sealing import lookup_hash
+from portal.sealing import lookup_hash
 from portal.timeutil import local_now, local_today
 from portal.volunteer import access, hours, signups
 from portal.volunteer.forms import (FilterForm, JoinForm, VolunteerForm)
