@@ -813,3 +813,32 @@ def test_five_pages_at_phone_width_in_elder_mode_and_on_the_kiosk(browser, serve
                         (name, control.inner_text(), box)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("look", ["375", "elder-375"])
+def test_my_data_pages_at_phone_width_and_the_download(browser, server, look, tmp_path):
+    """A resident's own data at 375 px (and in elder mode): what is held, correcting, the
+    delete confirmation; axe clean, nothing wider than the screen; the ZIP downloads."""
+    import zipfile
+    size, cookies = LOOKS[look]
+    context = browser.new_context(viewport=size, base_url=server, locale="zh-CN",
+                                  has_touch=True, is_mobile=True, accept_downloads=True)
+    context.add_cookies([{"name": k, "value": v, "url": server} for k, v in cookies.items()])
+    page = context.new_page()
+    try:
+        sign_in_as(page, "13800000002")
+        for name, path in (("data", "/me/data"), ("profile", "/me/profile"),
+                           ("delete", "/me/delete")):
+            page.goto(path)
+            shot(page, f"mydata-{name}-{look}")
+            assert serious_violations(page) == [], name
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"] + 1
+        page.goto("/me/data")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="下载 ZIP").click()
+        saved = tmp_path / "mine.zip"
+        download.value.save_as(saved)
+        names = zipfile.ZipFile(saved).namelist()
+        assert "index.html" in names and "data.json" in names
+    finally:
+        context.close()
