@@ -320,7 +320,7 @@ def resident(board):
     db.session.commit()
     wish = wishes.post_wish(user=user, station=help_station, title="一副老花镜",
                             story="看不清药盒上的字", value_yuan=50, address="东岭村3组12号")
-    submit(board, [("a.jpg", jpeg())], description="楼道堆放杂物")
+    submit(board, [("a.jpg", jpeg(gps=(30.25, 119.9)))], description="楼道堆放杂物")
     report = db.session.scalar(select(Report).where(Report.reporter_id == user.id)
                                .order_by(Report.id.desc()))
     civility.propose_pending()
@@ -408,7 +408,7 @@ def test_deleting_the_account_ends_what_is_open_and_keeps_what_the_rules_keep(re
     board = resident.board
     published = db.session.scalar(select(Report).where(
         Report.reporter_id == resident.user.id, Report.status == "published"))
-    assert published is not None
+    assert published is not None and published.latitude == 30.25
     confirm = page(board.resident.get("/me/delete"))
     assert confirm.status == 200 and "已注销用户" in confirm.text()
     wrong = page(board.resident.post("/me/delete", {"password": "not-it", "understood": "y"}))
@@ -433,6 +433,8 @@ def test_deleting_the_account_ends_what_is_open_and_keeps_what_the_rules_keep(re
     assert db.session.get(Wish, resident.wish.id).status == "withdrawn"
     assert db.session.get(Wish, resident.wish.id).address == ""
     assert client.get(f"/civility/items/{published.id}").status_code == 200  # the board keeps it
+    assert db.session.scalar(select(Report.id).where(Report.reporter_id == user.id,
+                                                     Report.latitude.is_not(None))) is None
     assert "居民甲" not in page(client.get(f"/civility/items/{published.id}")).text()
     assert board.resident.get("/me/").status_code == 302  # signed out, everywhere
     assert db.session.scalar(select(AuditEvent.action).where(

@@ -6,7 +6,8 @@ the service or the law keeps stays without them.
   orders cancelled, open home-visit requests cancelled, open reward codes left to expire.
 - Erased: the account's name becomes 已注销用户, its phone a placeholder that can never be a
   mobile number (0 and the account number), ID number, e-mail, village and password gone;
-  the same on every booking, home visit, volunteer record, sign-up, wish and order it made;
+  the same on every booking, home visit, volunteer record, sign-up, wish and order it made,
+  and the photo positions of its reports (where the person stood);
   likes removed; messages and their deliveries deleted (nothing more is sent); login sessions
   and known devices end.
 - Kept without the person: completed bookings and their timelines (statistics, the
@@ -116,7 +117,7 @@ def delete_account(user, *, now: datetime) -> dict[str, int]:
     from portal.accounts.models import KnownDevice, LoginSession
     from portal.booking.models import Booking, HomeVisitRequest
     from portal.booking.service import release_hold
-    from portal.civility.models import Like
+    from portal.civility.models import Like, Report
     from portal.deliveries import Delivery
     from portal.notifications import Message
     from portal.points.models import PointAccount
@@ -143,6 +144,9 @@ def delete_account(user, *, now: datetime) -> dict[str, int]:
     db.session.execute(update(ServiceOrder).where(ServiceOrder.user_id == user.id).values(
         phone="", address=""))
     db.session.execute(delete(Like).where(Like.user_id == user.id))
+    # Where they stood when they took the photos (the item keeps its place as written).
+    db.session.execute(update(Report).where(Report.reporter_id == user.id).values(
+        latitude=None, longitude=None))
     db.session.execute(update(PointAccount).where(PointAccount.user_id == user.id)
                        .values(named=False))
     messages = select(Message.id).where(Message.user_id == user.id)
