@@ -153,7 +153,7 @@ def load(app, test_config: dict | None = None) -> None:
         app.config["SECRET_KEY"] = _kept_secret(data_dir / "secret_key")
     # The keys ID numbers are sealed with (portal/sealing.py): PORTAL_DATA_KEY, or a
     # key file kept apart from the database and its backups, made on first start.
-    if os.environ.get("PORTAL_DATA_KEY") and not (test_config or {}).get("DATA_KEY_FILE"):
+    if os.environ.get("PORTAL_DATA_KEY"):
         app.config.setdefault("DATA_KEY", os.environ["PORTAL_DATA_KEY"])
     app.config.setdefault("DATA_KEY_FILE", str(Path(
         os.environ.get("PORTAL_DATA_KEY_FILE") or data_dir / "keys" / "data-keys.json").resolve()))

@@ -24,6 +24,7 @@ gives it. Keep a copy of the key file apart from the database backups (README, "
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -104,6 +105,7 @@ def ensure_keyfile(path: Path) -> None:
         partial.unlink()
 
 
+@functools.lru_cache(maxsize=4)  # read on every seal and open: decoded once
 def _from_env(text: str) -> Keyring:
     try:
         key = base64.b64decode(text.strip(), validate=True)
@@ -217,9 +219,7 @@ class Sealed(TypeDecorator):
         self.context = context
 
     def process_bind_param(self, value, dialect):
-        if value is None or value == "":
-            return None if value is None else ""
-        return seal(value, self.context)
+        return seal(value, self.context) if value else value
 
     def process_result_value(self, value, dialect):
         if not value:

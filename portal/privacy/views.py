@@ -22,8 +22,7 @@ bp = Blueprint("mydata", __name__)
 def index():
     """What the portal holds about me, per area, with the download and the two other rights."""
     from portal.volunteer import access
-    counts = {key: len(rows) for key, rows in export.collect(current_user).items()}
-    return render("mydata/index.html", counts=counts, titles=export.titles(),
+    return render("mydata/index.html", held=export.held(current_user),
                   volunteer=access.volunteer_of(current_user))
 
 
